@@ -1,0 +1,130 @@
+"""Runs one crawl of the configured sources with Scrapy, in a child process.
+
+Twisted's reactor cannot be restarted within a process, so each crawl runs in a forked child:
+the CLI, the demo and the tests can crawl as often as they like. The child opens the store
+itself and sends back one report per source.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import traceback
+from typing import Any
+
+from store import CrawlError, FetchOutcome, Store, models, utcnow
+
+log = logging.getLogger("supplywatch.crawl")
+
+
+def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
+    """Scrapy settings from the ``[crawl]`` options."""
+    return {
+        "BOT_NAME": "supplywatch",
+        "USER_AGENT": options["user_agent"],
+        "ROBOTSTXT_OBEY": options["obey_robots"],
+        "AUTOTHROTTLE_ENABLED": options["autothrottle"],
+        "AUTOTHROTTLE_START_DELAY": options["autothrottle_start_delay"],
+        "AUTOTHROTTLE_MAX_DELAY": options["autothrottle_max_delay"],
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": options["autothrottle_target_concurrency"],
+        "DOWNLOAD_DELAY": options["download_delay"],
+        "CONCURRENT_REQUESTS": options["concurrent_requests"],
+        "CONCURRENT_REQUESTS_PER_DOMAIN": options["concurrent_per_host"],
+        "DOWNLOAD_TIMEOUT": options["timeout"],
+        # Scrapy applies the cap to decompressed bodies too, which defuses gzip bombs.
+        "DOWNLOAD_MAXSIZE": options["max_bytes"],
+        "DOWNLOAD_WARNSIZE": 0,
+        "REDIRECT_MAX_TIMES": options["max_redirects"],
+        "RETRY_TIMES": options["retries"],
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_ENABLED": False,
+        "LOG_INSTALL_ROOT_HANDLER": False,
+        "DNS_RESOLVER": "crawlers.safety.PrivateAddressResolver",
+        "DOWNLOADER_MIDDLEWARES": {
+            # Before robots.txt (100), so a refused host is not even asked for its robots.txt.
+            "crawlers.safety.SafetyMiddleware": 50,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawlers.middlewares.RetryAfterMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"crawlers.pipeline.StorePipeline": 300},
+        "SUPPLYWATCH_DB": db_path,
+        "SUPPLYWATCH_PRIVATE_ALLOWLIST": list(options["private_allowlist"]),
+        "SUPPLYWATCH_RETRY_AFTER_MAX": options["retry_after_max"],
+    }
+
+
+def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool) -> list[dict[str, Any]]:
+    from scrapy.crawler import CrawlerProcess
+
+    from .spiders import SPIDERS
+    from .workers import PagePool
+
+    now = utcnow()
+    reports: list[dict[str, Any]] = []
+    with Store.open(db_path) as store:
+        jobs = []
+        for source in sources:
+            state = store.source_state(source["name"])
+            if not force and state.get("retry_after") and state["retry_after"] > now:
+                store.save_fetch([], FetchOutcome(source["name"], models.SKIPPED, now, now))
+                reports.append({"source": source["name"], "kind": source["kind"], "status": models.SKIPPED,
+                                "error": f"rate limited: not before {state['retry_after']} (use --force)"})
+                continue
+            jobs.append((source, state, store.known_entries(source["name"])))
+    if not jobs:
+        return reports
+    pool = PagePool(options["extract_workers"])
+    try:
+        process = CrawlerProcess(scrapy_settings(options, db_path))
+        crawlers = []
+        failures: dict[str, str] = {}
+        for source, state, known in jobs:
+            crawler = process.create_crawler(SPIDERS[source["kind"]])
+            d = process.crawl(crawler, source=source, state=state, known=known, now=now, options=options, pool=pool)
+            d.addErrback(lambda f, name=source["name"]: failures.__setitem__(name, f"{f.type.__name__}: {f.value}"))
+            crawlers.append((source, crawler))
+        process.start()
+    finally:
+        pool.close()
+    for source, crawler in crawlers:
+        report = crawler.spider.report if crawler.spider is not None else None
+        if report is None or report.get("status") == "not_run" or source["name"] in failures:
+            error = failures.get(source["name"], "the spider did not run")
+            log.error("%s: %s", source["name"], error)
+            report = {"source": source["name"], "kind": source["kind"], "status": "crawl_error", "error": error}
+        reports.append(report)
+    return reports
+
+
+def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool) -> None:
+    try:
+        conn.send(("ok", _crawl(db_path, sources, options, force)))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises CrawlError
+        log.debug("crawl failed", exc_info=True)
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
+              force: bool = False) -> list[dict[str, Any]]:
+    """Crawl ``sources`` into the store at ``db_path``; return one report dict per source."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(sender, db_path, sources, options, force), daemon=False)
+    proc.start()
+    sender.close()
+    try:
+        message = receiver.recv()
+    except EOFError:
+        message = ("error", f"the crawler process died (exit code {proc.exitcode})", "")
+    finally:
+        proc.join()
+        receiver.close()
+    if message[0] != "ok":
+        if os.environ.get("SUPPLYWATCH_DEBUG"):
+            log.error("%s", message[2])
+        raise CrawlError(f"crawl failed: {message[1]}")
+    return message[1]

@@ -1,0 +1,148 @@
+"""Fetch safety: which addresses may be fetched, and which XML is refused before parsing.
+
+Private, loopback, link-local, CGNAT, unspecified, multicast and reserved addresses (and their
+IPv4-mapped IPv6 forms) are refused after DNS resolution, unless the host is allowlisted. This
+module decides; the Scrapy resolver and middleware below enforce it on every hop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet.error import DNSLookupError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class Allowlist:
+    """Hosts and networks that may be fetched although private (tests, the demo, an intranet PSIRT)."""
+
+    def __init__(self, entries: Iterable[str] = ()):
+        self.hosts: set[str] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for entry in entries:
+            entry = entry.strip().lower()
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.hosts.add(entry.rstrip("."))
+
+    def allows_host(self, host: str) -> bool:
+        return host.lower().rstrip(".").strip("[]") in self.hosts
+
+    def allows_ip(self, ip: IPAddress) -> bool:
+        return any(ip in net for net in self.networks if net.version == ip.version)
+
+
+def address_problem(ip: IPAddress) -> str | None:
+    """Why ``ip`` must not be fetched, or None for a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if mapped is not None:
+            problem = address_problem(mapped)
+            return f"{problem} (IPv6-embedded)" if problem else None
+    for attr, word in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_unspecified", "unspecified"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(ip, attr):
+            return word
+    if not ip.is_global:  # CGNAT 100.64/10 and the like are neither private nor global
+        return "non-global"
+    return None
+
+
+def check_ip(ip_text: str, allow: Allowlist, host: str = "") -> str | None:
+    """An error message when ``ip_text`` (the address ``host`` resolved to) is refused, else None."""
+    try:
+        ip = ipaddress.ip_address(ip_text.strip("[]"))
+    except ValueError:
+        return None
+    if allow.allows_ip(ip) or (host and allow.allows_host(host)):
+        return None
+    problem = address_problem(ip)
+    if problem is None:
+        return None
+    shown = f"{host} resolves to {ip}" if host and host != ip_text else str(ip)
+    return f"refused: {shown} is a {problem} address (add the host to [crawl] private_allowlist to allow it)"
+
+
+def check_url(url: str, allow: Allowlist) -> str | None:
+    """Refuse non-http(s) schemes and IP-literal hosts in refused ranges; None when acceptable."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return f"refused: malformed URL {url!r}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"refused: scheme {parts.scheme!r} is not http or https"
+    if not host:
+        return f"refused: URL has no host: {url!r}"
+    return check_ip(host, allow, host)
+
+
+# An internal DTD subset that declares entities: billion laughs, quadratic blow-up, and XXE.
+# feedparser's loose parser would expand them, so such documents never reach it.
+_ENTITY_DECL = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.I | re.S)
+
+
+def declares_entities(body: bytes) -> bool:
+    """True when the XML prolog (before the root element) declares entities."""
+    head = body[: 1 << 20]
+    root = re.search(rb"<[A-Za-z_]", head)
+    prolog = head[: root.start()] if root else head
+    return bool(_ENTITY_DECL.search(prolog))
+
+
+class PrivateAddressResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing names that resolve to refused addresses.
+
+    Checking after resolution (not on the URL text) is what stops ``evil.example`` -> 127.0.0.1
+    and redirects to internal names; Scrapy installs it for every request, robots.txt included.
+    """
+
+    allowlist = Allowlist()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PrivateAddressResolver:
+        resolver = super().from_crawler(crawler, reactor)
+        resolver.allowlist = Allowlist(crawler.settings.getlist("SUPPLYWATCH_PRIVATE_ALLOWLIST"))
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:  # noqa: N802 (Twisted's name)
+        d = super().getHostByName(name, timeout)
+
+        def _check(address: str) -> str:
+            problem = check_ip(address, self.allowlist, name)
+            if problem:
+                raise DNSLookupError(problem)
+            return address
+
+        return d.addCallback(_check)
+
+
+class SafetyMiddleware:
+    """Downloader middleware: refuse bad schemes and refused IP literals on every request and hop."""
+
+    def __init__(self, allow: Allowlist):
+        self.allow = allow
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SafetyMiddleware:
+        return cls(Allowlist(crawler.settings.getlist("SUPPLYWATCH_PRIVATE_ALLOWLIST")))
+
+    def process_request(self, request: Any) -> None:
+        problem = check_url(request.url, self.allow)
+        if problem:
+            raise IgnoreRequest(problem)
+        return None

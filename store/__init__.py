@@ -1,0 +1,22 @@
+"""supplywatch's storage layer: one SQLite file through sqlite-utils, and the only code that writes SQL.
+
+Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
+"""
+
+from .core import Store, utcnow
+from .errors import ConfigError, CrawlError, StoreError, SupplywatchError, UsageError
+from .models import Document, FetchOutcome, SaveResult, content_hash
+
+__all__ = [
+    "ConfigError",
+    "CrawlError",
+    "Document",
+    "FetchOutcome",
+    "SaveResult",
+    "Store",
+    "StoreError",
+    "SupplywatchError",
+    "UsageError",
+    "content_hash",
+    "utcnow",
+]

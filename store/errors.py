@@ -1,0 +1,37 @@
+"""The project's one exception hierarchy.
+
+It lives at the bottom layer (store) so every layer above can raise and catch it without
+importing a sibling; the CLI turns any SupplywatchError into a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class SupplywatchError(Exception):
+    """Base of every error supplywatch reports to a user. ``exit_code`` is the CLI's exit status."""
+
+    exit_code = 1
+
+
+class ConfigError(SupplywatchError):
+    """The configuration file or an option is invalid; nothing has been fetched or written."""
+
+    exit_code = 2
+
+
+class UsageError(SupplywatchError):
+    """A command was given input it cannot use (a bad query, a bad date)."""
+
+    exit_code = 2
+
+
+class StoreError(SupplywatchError):
+    """The database cannot be opened, is locked, read-only, corrupt or of a newer schema."""
+
+    exit_code = 3
+
+
+class CrawlError(SupplywatchError):
+    """The crawl itself could not run (not one source failing: that is recorded, not raised)."""
+
+    exit_code = 4

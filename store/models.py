@@ -1,0 +1,88 @@
+"""Plain data passed between the layers and the store: documents and fetch outcomes.
+
+No behaviour beyond small derived values; the store persists these, crawlers produce them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(*parts: str | None) -> str:
+    """A stable hash of text parts, used to tell an edited article from an unchanged one."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+@dataclass
+class Document:
+    """One article, advisory or CSAF document as it will be stored."""
+
+    source: str
+    title: str
+    text: str
+    url: str | None = None
+    canonical_url: str | None = None
+    guid: str | None = None
+    kind: str = "article"  # article | advisory | csaf
+    summary: str = ""
+    author: str = ""
+    vendor: str = ""
+    products: list[str] = field(default_factory=list)
+    cves: list[str] = field(default_factory=list)
+    published: str | None = None  # ISO 8601, UTC, "Z"
+    text_source: str = "page"  # page | feed | csaf
+    entry_hash: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.text, self.summary)
+
+
+# Source statuses, in the words the health table shows.
+OK = "ok"
+NOT_MODIFIED = "not_modified"
+NOT_A_FEED = "not_a_feed"
+PARSE_ERROR = "parse_error"
+BLOCKED = "blocked"  # 401, 403, 451: the site refuses us
+GONE = "gone"  # 404, 410: the URL no longer exists
+HTTP_ERROR = "http_error"  # other 4xx / 5xx
+RATE_LIMITED = "rate_limited"
+REFUSED = "refused"  # private address, bad scheme, robots.txt: we refused to fetch
+NETWORK_ERROR = "network_error"  # DNS, connection, timeout, too large, redirect loop
+SKIPPED = "skipped"  # not attempted (Retry-After still running)
+
+FAILURES = {NOT_A_FEED, PARSE_ERROR, BLOCKED, GONE, HTTP_ERROR, RATE_LIMITED, REFUSED, NETWORK_ERROR}
+
+
+@dataclass
+class FetchOutcome:
+    """What one crawl of one source came to; saved with its documents in one transaction."""
+
+    source: str
+    status: str
+    started_at: str
+    finished_at: str
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    retry_after: str | None = None
+    failed_pages: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILURES
+
+
+@dataclass
+class SaveResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0

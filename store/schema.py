@@ -1,0 +1,105 @@
+"""Schema of the supplywatch SQLite file, as numbered migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied; each migration and its version
+bump run in one transaction (``db.atomic()``), so a file is never left between two versions.
+Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "name": str,
+            "kind": str,
+            "url": str,
+            "vendor": str,
+            "enabled": int,
+            "etag": str,
+            "last_modified": str,
+            "last_attempt": str,
+            "last_success": str,
+            "last_status": str,  # ok | not_modified | not_a_feed | blocked | gone | rate_limited | ...
+            "http_status": int,
+            "consecutive_failures": int,
+            "last_error": str,
+            "warnings": str,  # JSON list of survivable problems seen on the last fetch
+            "retry_after": str,  # do not fetch before this time (from a Retry-After header)
+        },
+        pk="name",
+        not_null={"kind", "url"},
+        defaults={"enabled": 1, "consecutive_failures": 0, "vendor": ""},
+    )
+    db["documents"].create(
+        {
+            "id": int,
+            "source": str,
+            "kind": str,  # article | advisory | csaf
+            "url": str,
+            "canonical_url": str,
+            "guid": str,
+            "title": str,
+            "text": str,
+            "summary": str,
+            "author": str,
+            "vendor": str,
+            "products": str,  # JSON list
+            "cves": str,  # JSON list
+            "published": str,
+            "fetched_at": str,
+            "updated_at": str,
+            "content_hash": str,  # hash of title + text: a change means the article was edited
+            "entry_hash": str,  # hash of the feed entry: unchanged means the page need not be re-fetched
+            "text_source": str,  # page | feed | csaf: where the main text came from
+            "flags": str,  # JSON list: no_date, future_date, feed_content_only, sanitized_title, ...
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+        not_null={"source", "title", "fetched_at", "content_hash"},
+    )
+    # Identity: a canonical URL is one document whatever feed carried it; a GUID is unique per source.
+    db["documents"].create_index(["canonical_url"], unique=True, index_name="documents_canonical_url")
+    db["documents"].create_index(["source", "guid"], unique=True, index_name="documents_source_guid")
+    db["documents"].create_index(["published"], index_name="documents_published")
+    db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61")
+    db["fetches"].create(
+        {
+            "id": int,
+            "source": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "http_status": int,
+            "new": int,
+            "updated": int,
+            "unchanged": int,
+            "failed_pages": int,
+            "error": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db["fetches"].create_index(["source", "started_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply pending migrations; return the number applied. Raises ValueError for a newer file."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise ValueError(
+            f"database schema version {current} is newer than this supplywatch ({SCHEMA_VERSION})"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        with db.atomic():
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+    return SCHEMA_VERSION - current

@@ -1,0 +1,212 @@
+"""The `supplywatch` command line: one click group, every command documented with an example.
+
+Turns every SupplywatchError into a one-line message and its exit code; a traceback is a bug.
+Heavy libraries (Scrapy, later torch) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from store import SupplywatchError
+
+from . import app
+from . import config as configuration
+from .output import echo_json, table
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SupplywatchError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+class Env:
+    """What every command gets from the group's options."""
+
+    def __init__(self, config_path: str | None, db: str | None):
+        self.config_path = config_path
+        self.db_option = db
+        self._config: configuration.Config | None = None
+
+    @property
+    def config(self) -> configuration.Config:
+        if self._config is None:
+            self._config = configuration.load(self.config_path)
+        return self._config
+
+    @property
+    def db(self) -> str:
+        return configuration.db_path(self.db_option)
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.option("--config", "config_path", metavar="FILE", envvar="SUPPLYWATCH_CONFIG",
+              help="Configuration file (default ./supplywatch.toml). Example: --config ~/sw/supplywatch.toml")
+@click.option("--db", metavar="FILE", envvar="SUPPLYWATCH_DB",
+              help="SQLite database (default ./supplywatch.db). Example: --db /var/lib/supplywatch/archive.db")
+@click.option("-v", "--verbose", count=True, help="More log output; twice for Scrapy's own log. Example: -vv")
+@click.version_option(package_name="supplywatch", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: int) -> None:
+    """supplywatch: know the morning after when one of your suppliers is hit.
+
+    Crawls security news feeds, vendor advisory pages and CSAF advisory feeds into one
+    searchable SQLite archive.
+
+    Example: supplywatch init && supplywatch crawl && supplywatch search "signing key"
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        for noisy in ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "charset_normalizer"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    ctx.obj = Env(config_path, db)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file. Example: --force")
+@pass_env
+def init(env: Env, force: bool) -> None:
+    """Write a commented starter configuration and create the database.
+
+    The starter lists real security-news feeds, CISA advisories and a few vendor PSIRTs.
+
+    Example: supplywatch init && $EDITOR supplywatch.toml
+    """
+    from importlib import resources
+
+    path = Path(env.config_path or configuration.DEFAULT_CONFIG)
+    if path.exists() and not force:
+        raise SupplywatchError(f"{path} already exists (use --force to overwrite)")
+    try:
+        path.write_text(resources.files("supplywatch").joinpath("starter.toml").read_text("utf-8"), "utf-8")
+    except OSError as exc:
+        raise SupplywatchError(f"{path}: cannot write: {exc.strerror}") from None
+    cfg = configuration.load(path)
+    with app.open_store(env.db) as store:
+        store.sync_sources(cfg.sources)
+    click.echo(f"Wrote {path} ({len(cfg.sources)} sources) and created {env.db}.")
+    click.echo("Next: supplywatch crawl")
+
+
+def _crawl_report(reports: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        echo_json(reports)
+        return
+    if not reports:
+        click.echo("No sources configured: add [[sources]] to the configuration (see supplywatch init).")
+        return
+    click.echo(table(reports, [("source", "SOURCE"), ("kind", "KIND"), ("status", "STATUS"), ("new", "NEW"),
+                               ("updated", "UPDATED"), ("unchanged", "UNCHANGED"), ("failed_pages", "FAILED PAGES"),
+                               ("error", "ERROR")]))
+    new = sum(r.get("new") or 0 for r in reports)
+    failed = [r["source"] for r in reports if r.get("error")]
+    click.echo(f"\n{new} new documents; {len(reports) - len(failed)} of {len(reports)} sources healthy.")
+
+
+@cli.command()
+@click.option("--source", "source", metavar="NAME", help="Crawl only this source. Example: --source bleepingcomputer")
+@click.option("--force", is_flag=True, help="Crawl sources even while a Retry-After asks us to wait. Example: --force")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-source report as JSON. Example: --json")
+@pass_env
+def crawl(env: Env, source: str | None, force: bool, as_json: bool) -> None:
+    """Fetch every configured source and store new and changed documents.
+
+    Feeds use conditional GET, so an unchanged feed costs one cheap request. One failing source
+    never stops the others; see `supplywatch sources` for their health.
+
+    Example: supplywatch crawl --source cisa-csaf
+    """
+    _crawl_report(app.crawl(env.config, env.db, source=source, force=force), as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the health table as JSON. Example: --json")
+@pass_env
+def sources(env: Env, as_json: bool) -> None:
+    """Show each source's health: last status, last success, failures in a row, last error.
+
+    Example: supplywatch sources --json | jq '.[] | select(.consecutive_failures > 2)'
+    """
+    with app.open_store(env.db, create=False) as store:
+        rows = store.sources()
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No sources yet: run `supplywatch crawl` after configuring [[sources]].")
+        return
+    click.echo(table(rows, [("name", "SOURCE"), ("kind", "KIND"), ("last_status", "STATUS"),
+                            ("http_status", "HTTP"), ("last_success", "LAST SUCCESS"),
+                            ("consecutive_failures", "FAILS"), ("documents", "DOCS"), ("last_error", "LAST ERROR")]))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many results. Example: --limit 5")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON. Example: --json")
+@pass_env
+def search(env: Env, query: str, limit: int, as_json: bool) -> None:
+    """Full-text search of titles and article text, best match first, with snippets.
+
+    Your words are searched as words (quotes, NEAR and * have no special meaning).
+
+    Example: supplywatch search "stolen certificate"
+    """
+    with app.open_store(env.db, create=False) as store:
+        rows = store.search(query, limit=limit)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No matches.")
+        return
+    for row in rows:
+        click.echo(f"#{row['id']}  {(row['published'] or '')[:10]}  [{row['source']}]  {row['title']}")
+        click.echo(f"    {' '.join(row['snippet'].split())}")
+        click.echo(f"    {row['url'] or ''}")
+
+
+@cli.command()
+@click.option("--out", default="demo-output", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the demo database and config. Example: --out /tmp/sw-demo")
+@click.option("--port", default=0, type=click.IntRange(0, 65535),
+              help="Port for the demo site on 127.0.0.1 (0: any free port). Example: --port 8639")
+@click.option("--serve", is_flag=True, help="Keep serving the demo site after the crawl, until Ctrl-C. Example: --serve")
+def demo(out: str, port: int, serve: bool) -> None:
+    """Serve the embedded demo site on 127.0.0.1, crawl it into a fresh demo database, show the result.
+
+    No internet needed: three news outlets (RSS 2.0, Atom, RSS 1.0), a paginated vendor advisory
+    index and a CSAF ROLIE feed, all local.
+
+    Example: supplywatch demo --out demo-output
+    """
+    from .demo import run_demo
+
+    run_demo(Path(out), port=port, serve=serve)
+
+
+def main() -> None:
+    cli(prog_name="supplywatch")
+
+
+if __name__ == "__main__":
+    main()

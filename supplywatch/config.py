@@ -1,0 +1,182 @@
+"""Configuration: packaged defaults, then the user's TOML file, then environment, then options.
+
+Validates everything before anything is fetched, and reports problems with the file, the
+source's name and what is wrong. Returns plain data; nothing here opens files other than configs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crawlers import KINDS
+from store import ConfigError
+
+ENV_PREFIX = "SUPPLYWATCH_"
+DEFAULT_CONFIG = "supplywatch.toml"
+DEFAULT_DB = "supplywatch.db"
+SOURCE_KEYS = {"name", "kind", "url", "vendor", "follow", "next", "enabled"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class Config:
+    path: Path | None  # the user file read, if any
+    crawl: dict[str, Any]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def source(self, name: str) -> dict[str, Any]:
+        for src in self.sources:
+            if src["name"] == name:
+                return src
+        known = ", ".join(s["name"] for s in self.sources) or "none configured"
+        raise ConfigError(f"no source named {name!r} (sources: {known})")
+
+
+def packaged_defaults() -> dict[str, Any]:
+    return tomllib.loads(resources.files("supplywatch").joinpath("defaults.toml").read_text("utf-8"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _coerce(value: str, like: Any, where: str) -> Any:
+    try:
+        if isinstance(like, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(like, int):
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+        if isinstance(like, list):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a valid {type(like).__name__}") from None
+    return value
+
+
+def _merge_section(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(base))})")
+        like = base[key]
+        if isinstance(like, bool) != isinstance(value, bool) or (
+            not isinstance(like, bool) and isinstance(like, int | float) and not isinstance(value, int | float)
+        ) or (isinstance(like, str | list) and not isinstance(value, type(like))):
+            raise ConfigError(f"{where}: {key} must be a {type(like).__name__}, not {value!r}")
+        merged[key] = float(value) if isinstance(like, float) else value
+    return merged
+
+
+def _check_source(src: Any, index: int, where: Path | str) -> dict[str, Any]:
+    if not isinstance(src, dict):
+        raise ConfigError(f"{where}: [[sources]] entry {index} is not a table")
+    label = f"{where}: source {src.get('name') or f'#{index}'!r}"
+    unknown = set(src) - SOURCE_KEYS
+    if unknown:
+        raise ConfigError(f"{label}: unknown key(s) {', '.join(sorted(unknown))}")
+    name = src.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{label}: name must be 1-64 letters, digits, '.', '_' or '-'")
+    kind = src.get("kind", "feed")
+    if kind not in KINDS:
+        raise ConfigError(f"{label}: unknown kind {kind!r} (one of: {', '.join(KINDS)})")
+    url = src.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{label}: missing url")
+    if not re.match(r"^https?://[^/\s]+", url.strip(), re.I):
+        raise ConfigError(f"{label}: url must be http:// or https://, got {url!r}")
+    follow = src.get("follow", [])
+    if isinstance(follow, str):
+        follow = [follow]
+    if not isinstance(follow, list) or not all(isinstance(p, str) for p in follow):
+        raise ConfigError(f"{label}: follow must be a list of regular expressions")
+    for pattern in follow:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{label}: bad regex in follow {pattern!r}: {exc}") from None
+    if kind == "advisories" and not follow:
+        raise ConfigError(f"{label}: an advisories source needs follow = ['regex of advisory links']")
+    nxt = src.get("next", "")
+    if not isinstance(nxt, str):
+        raise ConfigError(f"{label}: next must be a CSS selector string")
+    if nxt:
+        from cssselect import GenericTranslator, SelectorError
+
+        try:
+            GenericTranslator().css_to_xpath(nxt)
+        except SelectorError as exc:
+            raise ConfigError(f"{label}: bad CSS selector in next {nxt!r}: {exc}") from None
+    vendor = src.get("vendor", "")
+    if not isinstance(vendor, str):
+        raise ConfigError(f"{label}: vendor must be a string")
+    return {"name": name, "kind": kind, "url": url.strip(), "vendor": vendor, "follow": follow, "next": nxt,
+            "enabled": bool(src.get("enabled", True))}
+
+
+def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
+         require_file: bool = False) -> Config:
+    """Build the configuration. ``path`` None means $SUPPLYWATCH_CONFIG or ./supplywatch.toml if present."""
+    env = dict(os.environ if env is None else env)
+    explicit = path is not None or bool(env.get(ENV_PREFIX + "CONFIG"))
+    cfg_path = Path(path or env.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG)
+    defaults = packaged_defaults()
+    user: dict[str, Any] = {}
+    if cfg_path.exists() or explicit or require_file:
+        user = _read_toml(cfg_path)
+    else:
+        cfg_path = None  # type: ignore[assignment]
+    where = str(cfg_path) if cfg_path else "defaults"
+    known_sections = set(defaults) | {"sources"}
+    # Later issues add sections (classifier, email, ...); accept the ones a newer file may carry.
+    future_sections = {"classifier", "email", "digest", "suppliers", "serve", "reports"}
+    for section in user:
+        if section not in known_sections | future_sections:
+            raise ConfigError(f"{where}: unknown section [{section}]")
+    crawl = _merge_section(defaults["crawl"], user.get("crawl", {}), f"{where}: [crawl]")
+    for key, like in defaults["crawl"].items():
+        name = f"{ENV_PREFIX}CRAWL_{key.upper()}"
+        if name in env:
+            crawl[key] = _coerce(env[name], like, f"environment {name}")
+    raw_sources = user.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise ConfigError(f"{where}: sources must be an array of tables ([[sources]])")
+    sources: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_sources, 1):
+        src = _check_source(raw, i, where)
+        if src["name"] in seen:
+            raise ConfigError(f"{where}: duplicate source name {src['name']!r}")
+        seen.add(src["name"])
+        if src["enabled"]:
+            sources.append(src)
+    for key in ("max_bytes", "max_entries_per_source", "max_index_pages", "concurrent_requests",
+                "concurrent_per_host", "max_redirects"):
+        if crawl[key] < 1:
+            raise ConfigError(f"{where}: [crawl] {key} must be at least 1")
+    return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user)
+
+
+def db_path(option: str | None, env: dict[str, str] | None = None) -> str:
+    env = dict(os.environ if env is None else env)
+    return option or env.get(ENV_PREFIX + "DB") or DEFAULT_DB
