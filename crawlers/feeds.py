@@ -177,7 +177,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "", charset: str | Non
     return result
 
 
-def _entry(raw: dict[str, Any], base: str, now: str) -> Entry:
+def _entry(entry: dict[str, Any], base: str, now: str) -> Entry:
+    # dict.get, not FeedParserDict.get: the latter maps missing keys to others with a warning.
+    raw = dict(entry)
     flags: list[str] = []
     title, dirty = clean_line(html.unescape(raw.get("title") or ""))
     if dirty:

@@ -41,7 +41,7 @@ def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": False,
         "LOG_INSTALL_ROOT_HANDLER": False,
-        "DNS_RESOLVER": "crawlers.safety.PrivateAddressResolver",
+        "TWISTED_DNS_RESOLVER": "crawlers.safety.PrivateAddressResolver",
         "DOWNLOADER_MIDDLEWARES": {
             # Before robots.txt (100), so a refused host is not even asked for its robots.txt.
             "crawlers.safety.SafetyMiddleware": 50,

@@ -116,6 +116,8 @@ class SourceSpider(scrapy.Spider):
             self.http_status = http_status
 
     def outcome(self) -> FetchOutcome:
+        if self.callback_errors and self.status == models.OK:
+            self.fail(models.PARSE_ERROR, f"{self.callback_errors} internal error(s) while processing (see warnings)")
         # After a bug in our own callbacks some entries may be missing: keep the old validators so
         # the next crawl fetches the whole source again instead of getting a 304.
         keep_validators = self.callback_errors == 0 and self.status == models.OK

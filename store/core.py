@@ -245,6 +245,7 @@ class Store:
                     "unchanged": result.unchanged,
                     "failed_pages": outcome.failed_pages,
                     "error": outcome.error,
+                    "warnings": json.dumps(outcome.warnings),
                 }
             )
         assert outcome.status in (OK, NOT_MODIFIED, SKIPPED) or outcome.failed, outcome.status

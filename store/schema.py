@@ -80,6 +80,7 @@ def _v1(db: sqlite_utils.Database) -> None:
             "unchanged": int,
             "failed_pages": int,
             "error": str,
+            "warnings": str,  # JSON list
         },
         pk="id",
         foreign_keys=[("source", "sources", "name")],

@@ -55,6 +55,24 @@ class Env:
 
 pass_env = click.make_pass_decorator(Env)
 
+# Libraries whose own log lines a user sees only with -vv (Scrapy logs every request at DEBUG).
+NOISY = ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "charset_normalizer", "filelock")
+
+
+def _configure_logging(verbose: int) -> None:
+    # Filter on the handler, not the loggers: Scrapy reconfigures logger levels when it starts.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING if verbose == 0 else logging.DEBUG if verbose > 1 else logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if verbose < 2:
+        handler.addFilter(lambda record: not record.name.startswith(NOISY))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_supplywatch", False)]:
+        root.removeHandler(old)
+    handler._supplywatch = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(handler.level)
+
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--config", "config_path", metavar="FILE", envvar="SUPPLYWATCH_CONFIG",
@@ -72,11 +90,7 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: in
 
     Example: supplywatch init && supplywatch crawl && supplywatch search "signing key"
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if verbose < 2:
-        for noisy in ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "charset_normalizer"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    _configure_logging(verbose)
     ctx.obj = Env(config_path, db)
 
 

@@ -46,10 +46,13 @@ def server():
 
 def static(body: bytes | str, content_type: str = "application/rss+xml; charset=utf-8", status: int = 200,
            headers: dict[str, str] | None = None) -> Route:
-    """A route that always answers with ``body``."""
+    """A route that always answers with ``body`` (304 when an ``ETag`` header is given and matched)."""
     data = body.encode("utf-8") if isinstance(body, str) else body
+    etag = (headers or {}).get("ETag")
 
     def route(handler: Any) -> tuple[int, dict[str, str], bytes]:
+        if etag and handler.headers.get("If-None-Match") == etag:
+            return 304, {"ETag": etag}, b""
         return status, {"Content-Type": content_type, **(headers or {})}, data
 
     return route
