@@ -121,10 +121,10 @@ def parse_feed(body: bytes, url: str, content_type: str = "", charset: str | Non
         result.title = clean_line(data.get("title"))[0]
         result.version = "json" + str(data.get("version", "")).rsplit("/", 1)[-1]
     else:
-        if declares_entities(body):
+        utf8, warning = to_utf8_xml(body, charset)
+        if declares_entities(utf8.decode("utf-8")):
             result.fatal = "refused: the document declares XML entities (entity expansion attack?)"
             return result
-        utf8, warning = to_utf8_xml(body, charset)
         if warning:
             result.warnings.append(warning)
         parsed = feedparser.parse(
@@ -148,6 +148,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "", charset: str | Non
                     result.not_a_feed = "not a feed: got an HTML page" + (f" ({shown!r})" if shown else "")
                 else:
                     result.fatal = f"feed could not be parsed: {text}"
+                return result
+            if not raw_entries and name not in _SURVIVABLE and "unbound prefix" not in text:
+                result.fatal = f"feed could not be parsed: {text}"
                 return result
             result.warnings.append(f"survivable: {text}")
         if not result.version and not raw_entries:

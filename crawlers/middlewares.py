@@ -6,6 +6,7 @@ source is marked rate limited until then (the runner skips it meanwhile).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,7 +36,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.retry_after_max = settings.getfloat("SUPPLYWATCH_RETRY_AFTER_MAX", 120.0)
 
-    def process_response(self, request: Any, response: Any) -> Any:
+    async def process_response(self, request: Any, response: Any) -> Any:
         if response.status in (429, 503) and not request.meta.get("dont_retry"):
             delay = retry_after_seconds(response.headers.get("Retry-After"))
             if delay is not None:
@@ -47,8 +48,6 @@ class RetryAfterMiddleware(RetryMiddleware):
                 )
                 if retry is None:
                     return response
-                # Imported here: importing the reactor at module level would install the wrong one.
-                from twisted.internet import reactor, task
-
-                return task.deferLater(reactor, delay, lambda: retry)
+                await asyncio.sleep(delay)
+                return retry
         return super().process_response(request, response)

@@ -91,17 +91,21 @@ def check_url(url: str, allow: Allowlist) -> str | None:
     return check_ip(host, allow, host)
 
 
-# An internal DTD subset that declares entities: billion laughs, quadratic blow-up, and XXE.
-# feedparser's loose parser would expand them, so such documents never reach it.
-_ENTITY_DECL = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.I | re.S)
+# Entity declarations: billion laughs, quadratic blow-up, XXE. feedparser's loose parser would
+# expand them, so such documents never reach it. The check runs on decoded text (a UTF-16 feed
+# hides them from a byte scan) and looks at the whole document, since DTD comments and brackets
+# can hide where the prolog ends. A feed has no business declaring entities at all.
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.I)
+_ENTITY = re.compile(r"<!ENTITY", re.I)
 
 
-def declares_entities(body: bytes) -> bool:
-    """True when the XML prolog (before the root element) declares entities."""
-    head = body[: 1 << 20]
-    root = re.search(rb"<[A-Za-z_]", head)
-    prolog = head[: root.start()] if root else head
-    return bool(_ENTITY_DECL.search(prolog))
+def declares_entities(text: str | bytes) -> bool:
+    """True when the document has a DOCTYPE and declares entities anywhere."""
+    if isinstance(text, bytes):
+        from .text import decode
+
+        text = decode(text)[0]
+    return bool(_DOCTYPE.search(text) and _ENTITY.search(text))
 
 
 class PrivateAddressResolver(CachingThreadedResolver):
@@ -132,17 +136,52 @@ class PrivateAddressResolver(CachingThreadedResolver):
 
 
 class SafetyMiddleware:
-    """Downloader middleware: refuse bad schemes and refused IP literals on every request and hop."""
+    """Downloader middleware: refuse bad schemes and refused addresses on every request and hop.
+
+    Host names are resolved here (in a thread) and every address checked, so a refusal carries a
+    clear "refused: ..." message; the resolver above checks again at connect time.
+    """
 
     def __init__(self, allow: Allowlist):
         self.allow = allow
+        self._checked: dict[str, str | None] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SafetyMiddleware:
         return cls(Allowlist(crawler.settings.getlist("SUPPLYWATCH_PRIVATE_ALLOWLIST")))
 
-    def process_request(self, request: Any) -> None:
+    async def process_request(self, request: Any) -> None:
         problem = check_url(request.url, self.allow)
         if problem:
             raise IgnoreRequest(problem)
+        host = urlsplit(request.url).hostname or ""
+        if self.allow.allows_host(host) or _is_ip(host):
+            return None
+        if host not in self._checked:
+            self._checked[host] = await _resolve_and_check(host, self.allow)
+        if self._checked[host]:
+            raise IgnoreRequest(self._checked[host])
         return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve_and_check(host: str, allow: Allowlist) -> str | None:
+    import asyncio
+    import socket
+
+    try:
+        infos = await asyncio.get_running_loop().run_in_executor(None, socket.getaddrinfo, host, None)
+    except (OSError, UnicodeError):
+        return None  # unresolvable: the download fails with Scrapy's own DNS error
+    for info in infos:
+        problem = check_ip(str(info[4][0]), allow, host)
+        if problem:
+            return problem
+    return None

@@ -1,4 +1,4 @@
-"""CPU-bound page work (decode + trafilatura) off the reactor thread, in a process pool.
+"""CPU-bound work (feed parsing, decode + trafilatura) off the reactor thread, in a process pool.
 
 Scrapy's reactor is one thread; extraction is pure Python/lxml work, so on a multi-core machine
 it runs in worker processes forked before the reactor starts. With one worker it runs inline.
@@ -41,10 +41,10 @@ class PagePool:
             for f in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
                 f.result()
 
-    async def run(self, fn: Any, *args: Any) -> Any:
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if self._pool is None:
-            return fn(*args)
-        return await asyncio.wrap_future(self._pool.submit(fn, *args))
+            return fn(*args, **kwargs)
+        return await asyncio.wrap_future(self._pool.submit(fn, *args, **kwargs))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -19,7 +19,8 @@ RSS10 = b"""<?xml version="1.0"?>
  xmlns:dc="http://purl.org/dc/elements/1.1/">
 <channel rdf:about="https://r.example/"><title>RDF</title><link>https://r.example/</link><description>d</description></channel>
 <item rdf:about="https://r.example/1"><title>RDF item</title><link>https://r.example/1</link>
-<dc:date>2021-01-12T10:00:00Z</dc:date><dc:creator>Ann</dc:creator><description>&lt;p&gt;Summary &lt;b&gt;bold&lt;/b&gt;&lt;/p&gt;</description></item>
+<dc:date>2021-01-12T10:00:00Z</dc:date><dc:creator>Ann</dc:creator>
+<description>&lt;p&gt;Summary &lt;b&gt;bold&lt;/b&gt;&lt;/p&gt;</description></item>
 </rdf:RDF>"""
 
 RSS20 = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Two</title><link>https://t.example/</link>
