@@ -1,4 +1,57 @@
-"""supplywatch's classifiers: labels for stored documents (issue 3: the transformer classifier).
+"""supplywatch's classifiers: labels for stored documents, with scores and evidence sentences.
 
-Reads documents from the store and writes labels back; never fetches or renders anything.
+Public face: :class:`Classifier` (encoder + fitted head), the label names, training and
+evaluation. torch and transformers load only when a Classifier is built.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .model import CATEGORIES, HEADLINE, LABELS, Head, HeadError
+
+PACKAGED_HEAD = Path(__file__).resolve().parent / "head"
+EXAMPLES = Path(__file__).resolve().parent / "data"
+
+
+def resolve_head(configured: str | None) -> Path:
+    """The head to use: the configured folder, else ./supplywatch-head if `train` wrote one, else the packaged one."""
+    if configured:
+        return Path(configured).expanduser()
+    local = Path("supplywatch-head")
+    return local if (local / "head.json").is_file() else PACKAGED_HEAD
+
+
+class Classifier:
+    """The encoder and a head, loaded once per process."""
+
+    def __init__(self, model: str | None = None, head: str | None = None, *, batch_size: int = 64,
+                 max_length: int = 128):
+        from .encoder import Encoder
+        from .features import Featurizer
+
+        self.head = Head.load(resolve_head(head))
+        self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length)
+        self.featurizer = Featurizer(self.encoder)
+
+    @property
+    def version(self) -> str:
+        return f"{self.head.version}+{self.encoder.name}"
+
+    def classify(self, docs: list[dict[str, Any]]) -> list[list[tuple[Any, bool]]]:
+        """For each document (dict with title, text): [(Label, flagged), ...] over all labels."""
+        return [self.head.labels(f) for f in self.featurizer(docs)]
+
+
+def examples() -> list[dict[str, Any]]:
+    """The project's own hand-written training examples."""
+    import json
+
+    rows = []
+    for path in sorted(EXAMPLES.glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return rows
+
+
+__all__ = ["CATEGORIES", "HEADLINE", "LABELS", "Classifier", "Head", "HeadError", "examples", "resolve_head"]

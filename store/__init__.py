@@ -5,6 +5,7 @@ Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
 
 from .core import Store, utcnow
 from .errors import ConfigError, CrawlError, StoreError, SupplywatchError, UsageError
+from .labels import Label
 from .models import Document, FetchOutcome, SaveResult, content_hash
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "CrawlError",
     "Document",
     "FetchOutcome",
+    "Label",
     "SaveResult",
     "Store",
     "StoreError",

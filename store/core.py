@@ -19,6 +19,7 @@ import sqlite_utils
 
 from . import schema
 from .errors import StoreError, UsageError
+from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
 
 BUSY_TIMEOUT_S = 30.0
@@ -44,7 +45,7 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store:
+class Store(LabelsMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):
@@ -274,22 +275,31 @@ class Store:
 
     # -- search ----------------------------------------------------------------------------
 
-    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """Full-text search over title and text; the user's words are always quoted (no FTS syntax)."""
+    def search(self, query: str, *, limit: int = 20, label: str | None = None,
+               min_score: float = 0.0) -> list[dict[str, Any]]:
+        """Full-text search over title and text; the user's words are always quoted (no FTS syntax).
+
+        With ``label``, only documents carrying that label with at least ``min_score``.
+        """
         if not query.strip():
             raise UsageError("empty search query")
         if len(query) > 2000:
             raise UsageError(f"search query too long ({len(query)} characters, at most 2000)")
         quoted = self.db.quote_fts(query)
+        where, params = "", [quoted]
+        if label:
+            where = ("and exists (select 1 from labels l where l.document_id = d.id and l.label = ? "
+                     "and l.flagged = 1 and l.score >= ?)")
+            params += [label, min_score]
         with self._guard():
             return self.db.execute_returning_dicts(
-                """
+                f"""
                 select d.id, d.source, d.title, d.url, d.published,
                        snippet(documents_fts, 1, '[', ']', '…', 16) as snippet,
                        bm25(documents_fts) as rank
                 from documents_fts join documents d on d.rowid = documents_fts.rowid
-                where documents_fts match ?
+                where documents_fts match ? {where}
                 order by rank limit ?
                 """,
-                [quoted, limit],
+                [*params, limit],
             )

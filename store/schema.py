@@ -88,7 +88,39 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["fetches"].create_index(["source", "started_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Labels from the classifier, and analysts' corrections of them."""
+    db["labels"].create(
+        {
+            "document_id": int,
+            "label": str,
+            "score": float,  # calibrated probability, 0..1
+            "flagged": int,  # 1 when the score reaches the model's threshold for this label
+            "evidence": str,  # the sentence that most supports the label
+            "model_version": str,
+            "labelled_at": str,
+        },
+        pk=("document_id", "label"),
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"score", "model_version"},
+    )
+    db["labels"].create_index(["label", "score"])
+    db["labels"].create_index(["model_version"])
+    db["corrections"].create(
+        {
+            "document_id": int,
+            "label": str,
+            "value": int,  # 1: the label applies, 0: it does not
+            "note": str,
+            "created_at": str,
+        },
+        pk=("document_id", "label"),
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"value", "created_at"},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,8 @@ from . import config as configuration
 from .output import echo_json, table
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Label names without importing the classifier package's heavy parts (it imports none at top level).
+LABEL_NAMES = ["supply_chain_cert_compromise", "vulnerability", "malware", "cyber_attack", "data_breach"]
 
 
 class Group(click.Group):
@@ -176,9 +178,13 @@ def sources(env: Env, as_json: bool) -> None:
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="At most this many results. Example: --limit 5")
+@click.option("--label", type=click.Choice(LABEL_NAMES), help="Only documents the classifier flagged with this label. "
+              "Example: --label supply_chain_cert_compromise")
+@click.option("--min-score", default=0.0, type=click.FloatRange(0, 1),
+              help="With --label: only scores at least this high. Example: --min-score 0.8")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON. Example: --json")
 @pass_env
-def search(env: Env, query: str, limit: int, as_json: bool) -> None:
+def search(env: Env, query: str, limit: int, label: str | None, min_score: float, as_json: bool) -> None:
     """Full-text search of titles and article text, best match first, with snippets.
 
     Your words are searched as words (quotes, NEAR and * have no special meaning).
@@ -186,7 +192,7 @@ def search(env: Env, query: str, limit: int, as_json: bool) -> None:
     Example: supplywatch search "stolen certificate"
     """
     with app.open_store(env.db, create=False) as store:
-        rows = store.search(query, limit=limit)
+        rows = store.search(query, limit=limit, label=label, min_score=min_score)
     if as_json:
         echo_json(rows)
         return
@@ -197,6 +203,91 @@ def search(env: Env, query: str, limit: int, as_json: bool) -> None:
         click.echo(f"#{row['id']}  {(row['published'] or '')[:10]}  [{row['source']}]  {row['title']}")
         click.echo(f"    {' '.join(row['snippet'].split())}")
         click.echo(f"    {row['url'] or ''}")
+
+
+@cli.command()
+@click.option("--relabel", is_flag=True, help="Label every document again, not only new ones. Example: --relabel")
+@click.option("--limit", type=click.IntRange(1), help="At most this many documents. Example: --limit 100")
+@pass_env
+def classify(env: Env, relabel: bool, limit: int | None) -> None:
+    """Label every stored document that has no label from the current model version.
+
+    Each document gets a calibrated score for supply_chain_cert_compromise and the topic labels,
+    with the sentence that most supports each; a new model version relabels everything.
+
+    Example: supplywatch classify && supplywatch search key --label supply_chain_cert_compromise
+    """
+    counts = app.classify(env.config, env.db, relabel=relabel, limit=limit)
+    flagged = ", ".join(f"{k} {v}" for k, v in sorted(counts["flagged"].items())) or "none"
+    click.echo(f"Labelled {counts['documents']} documents with model {counts['model_version']}; flagged: {flagged}.")
+
+
+@cli.command()
+@click.argument("doc_id", type=int)
+@click.argument("label", type=click.Choice(LABEL_NAMES))
+@click.option("--yes/--no", "value", required=True, help="Whether the label applies. Example: --no")
+@click.option("--note", default="", help="Why, for the record. Example: --note 'expiry outage, no theft'")
+@pass_env
+def label(env: Env, doc_id: int, label: str, value: bool, note: str) -> None:
+    """Record an analyst's correction of a label; `supplywatch train` learns from it.
+
+    Example: supplywatch label 42 supply_chain_cert_compromise --no --note "TLS bug, nothing stolen"
+    """
+    from store import utcnow
+
+    with app.open_store(env.db, create=False) as store:
+        store.add_correction(doc_id, label, value, utcnow(), note)
+    click.echo(f"Recorded: document {doc_id} {'is' if value else 'is not'} {label}.")
+
+
+@cli.command()
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Labelled JSONL to train on as well (fields title, text, labels, categories). "
+                   "Example: --data ../shared/eval/dev.jsonl")
+@click.option("--until", metavar="DATE", help="Use only --data articles published before DATE. Example: --until 2015")
+@click.option("--no-examples", is_flag=True, help="Leave out the project's own examples. Example: --no-examples")
+@click.option("--out", default="supplywatch-head", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the new head (classify uses ./supplywatch-head when present). Example: --out heads/v2")
+@pass_env
+def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool, out: str) -> None:
+    """Fit a new classifier head on the project's examples, your corrections and any JSONL you pass.
+
+    Takes minutes on a laptop CPU; writes a new model version, so the next classify relabels.
+
+    Example: supplywatch train --data my-labelled.jsonl --out supplywatch-head
+    """
+    head = app.train(env.config, env.db, data=list(data), out=out, include_examples=not no_examples, until=until)
+    click.echo(f"Wrote head {head.version} to {out}/ ({head.manifest['examples']} examples, "
+               f"{head.manifest['positives']} positive); threshold {head.threshold:.3f}.")
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--head", metavar="DIR", help="Head folder to measure (default: the one classify uses). Example: --head heads/v2")
+@click.option("--since", metavar="DATE", help="Only articles published on or after DATE. Example: --since 2015")
+@click.option("--until", metavar="DATE", help="Only articles published before DATE. Example: --until 2018")
+@click.option("--no-memory", is_flag=True, help="Score each article alone, without the incident memory. Example: --no-memory")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
+@pass_env
+def eval_cmd(env: Env, file: str, head: str | None, since: str | None, until: str | None, no_memory: bool,
+             as_json: bool) -> None:
+    """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
+
+    Never trains on FILE. Articles are processed in publication order, as the pipeline meets them.
+
+    Example: supplywatch eval ../shared/eval/dev.jsonl --since 2015 --json
+    """
+    result = app.evaluate(env.config, file, head=head, since=since, until=until, memory=not no_memory)
+    if as_json:
+        echo_json(result)
+        return
+    rows = [{"label": name, **vals} for name, vals in result["labels"].items()]
+    rows += [{"label": name, **vals} for name, vals in result["categories"].items() if isinstance(vals, dict)]
+    rows += [{"label": f"baseline: {name}", **vals} for name, vals in result["baseline"]["labels"].items()]
+    click.echo(table(rows, [("label", "LABEL"), ("precision", "P"), ("recall", "R"), ("f1", "F1"),
+                            ("support", "SUPPORT"), ("threshold", "THRESHOLD")]))
+    click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
+               f"{result['docs_per_second']} documents/s; model {result['model_version']}")
 
 
 @cli.command()

@@ -29,6 +29,7 @@ class Config:
     path: Path | None  # the user file read, if any
     crawl: dict[str, Any]
     sources: list[dict[str, Any]] = field(default_factory=list)
+    classifier: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> dict[str, Any]:
@@ -149,15 +150,21 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
     where = str(cfg_path) if cfg_path else "defaults"
     known_sections = set(defaults) | {"sources"}
     # Later issues add sections (classifier, email, ...); accept the ones a newer file may carry.
-    future_sections = {"classifier", "email", "digest", "suppliers", "serve", "reports"}
+    future_sections = {"email", "digest", "suppliers", "serve", "reports"}
     for section in user:
         if section not in known_sections | future_sections:
             raise ConfigError(f"{where}: unknown section [{section}]")
-    crawl = _merge_section(defaults["crawl"], user.get("crawl", {}), f"{where}: [crawl]")
-    for key, like in defaults["crawl"].items():
-        name = f"{ENV_PREFIX}CRAWL_{key.upper()}"
-        if name in env:
-            crawl[key] = _coerce(env[name], like, f"environment {name}")
+    sections = {}
+    for section in ("crawl", "classifier"):
+        values = user.get(section, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table")
+        sections[section] = _merge_section(defaults[section], values, f"{where}: [{section}]")
+        for key, like in defaults[section].items():
+            name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            if name in env:
+                sections[section][key] = _coerce(env[name], like, f"environment {name}")
+    crawl = sections["crawl"]
     raw_sources = user.get("sources", [])
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{where}: sources must be an array of tables ([[sources]])")
@@ -174,7 +181,9 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
                 "concurrent_per_host", "max_redirects"):
         if crawl[key] < 1:
             raise ConfigError(f"{where}: [crawl] {key} must be at least 1")
-    return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user)
+    if sections["classifier"]["batch_size"] < 1 or not 16 <= sections["classifier"]["max_length"] <= 512:
+        raise ConfigError(f"{where}: [classifier] batch_size must be >= 1 and max_length within 16..512")
+    return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user, classifier=sections["classifier"])
 
 
 def db_path(option: str | None, env: dict[str, str] | None = None) -> str:

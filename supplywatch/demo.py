@@ -70,7 +70,16 @@ def run_demo(out: Path, *, port: int = 0, serve: bool = False) -> None:
             click.echo('\nsupplywatch search "certificate compromised":')
             for hit in hits:
                 click.echo(f"  #{hit['id']} [{hit['source']}] {hit['title']}\n      {' '.join(hit['snippet'].split())}")
-        click.echo(f"\nTry: supplywatch --db {db} search \"signing key\"   |   supplywatch --db {db} sources")
+        click.echo("\nClassifying (loads the transformer model once)...")
+        counts = app.classify(cfg, str(db))
+        with app.open_store(str(db), create=False) as store:
+            flagged = store.flagged("supply_chain_cert_compromise")
+        click.echo(f"Labelled {counts['documents']} documents with model {counts['model_version']}.")
+        click.echo(f"\nFlagged as supply-chain certificate / signing-key compromises ({len(flagged)}):")
+        for row in sorted(flagged, key=lambda r: -r["score"]):
+            click.echo(f"  {row['score']:.2f}  [{row['source']}] {row['title']}\n        evidence: {row['evidence'][:200]}")
+        click.echo(f"\nTry: supplywatch --db {db} search \"signing key\" --label supply_chain_cert_compromise"
+                   f"   |   supplywatch --db {db} sources")
         if serve:
             click.echo(f"\nServing {server.base}/ until Ctrl-C.")
             while True:

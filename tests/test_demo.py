@@ -18,6 +18,10 @@ def test_demo_crawls_every_source_cleanly(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Second crawl: 0 new documents (statuses: not_modified)" in result.output
+    # The demo classifies what it crawled: the founding example's story is flagged with its evidence.
+    flagged = result.output.split("Flagged as supply-chain", 1)[1]
+    assert "Quillmail says attackers compromised certificate" in flagged and "evidence:" in flagged
+    assert "Expired certificate knocks Brightlane" not in flagged
 
     expected = json.loads((demo_site_root() / "expected.json").read_text("utf-8"))
     conn = sqlite3.connect(tmp_path / "supplywatch-demo.db")

@@ -1,0 +1,58 @@
+"""From documents to what the heads need: sentence units, their embeddings, and lexical cues.
+
+One Featurizer holds the encoder and a cache of unit embeddings (keyed by text), so training
+and evaluation in one process never encode the same sentence twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .lexical import sentence_cues
+from .passages import document_units
+
+MAX_UNITS = 40
+LEAD_UNITS = 8  # title + first sentences: what the topic heads read
+
+
+@dataclass
+class DocFeatures:
+    units: list[str]
+    emb: np.ndarray  # (n_units, dim), unit vectors
+    cues: np.ndarray  # (n_units, 4) from lexical.sentence_cues
+
+    @property
+    def lead(self) -> np.ndarray:
+        v = self.emb[:LEAD_UNITS].mean(0)
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+
+class Featurizer:
+    def __init__(self, encoder: Any):
+        self.encoder = encoder
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    def __call__(self, docs: list[dict[str, Any]]) -> list[DocFeatures]:
+        per_doc = [document_units(d.get("title") or "", d.get("text") or "", limit=MAX_UNITS) for d in docs]
+        keys = [[hashlib.blake2b(u.encode("utf-8", "replace"), digest_size=16).digest() for u in units]
+                for units in per_doc]
+        todo: dict[bytes, str] = {}
+        for units, ks in zip(per_doc, keys, strict=True):
+            for u, k in zip(units, ks, strict=True):
+                if k not in self._cache:
+                    todo[k] = u
+        if todo:
+            vectors = self.encoder.encode(list(todo.values()))
+            for k, v in zip(todo, vectors, strict=True):
+                self._cache[k] = v
+        out = []
+        for units, ks in zip(per_doc, keys, strict=True):
+            emb = np.stack([self._cache[k] for k in ks])
+            cues = np.array([sentence_cues(u) for u in units], dtype=np.float32)
+            out.append(DocFeatures(units, emb, cues))
+        return out

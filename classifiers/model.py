@@ -1,0 +1,139 @@
+"""The classifier's fitted head: prototype and topic weights, calibration, thresholds, manifest.
+
+A head is data, not code: ``head.json`` (scalars, weights, thresholds, what it was fitted on)
+beside ``arrays.npz`` (prototype sentence embeddings, topic weights). Scoring needs numpy only;
+the encoder that makes the embeddings lives in :mod:`classifiers.encoder`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from store import Label, SupplywatchError
+
+from .features import DocFeatures
+
+HEADLINE = "supply_chain_cert_compromise"
+CATEGORIES = ("vulnerability", "malware", "cyber_attack", "data_breach")
+LABELS = (HEADLINE, *CATEGORIES)
+FEATURES = ("margin_max", "margin_top3", "pos_sim_max", "margin_title", "any_cue", "log_cues",
+            "margin_cue_max", "near_miss_share", "share_positive")
+K = 3  # prototypes averaged per sentence: one lucky near-duplicate should not decide
+
+
+class HeadError(SupplywatchError):
+    exit_code = 2
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, sims.shape[1])
+    if k == 0:
+        return np.zeros(sims.shape[0], dtype=np.float32)
+    return np.partition(sims, -k, axis=1)[:, -k:].mean(1)
+
+
+def headline_features(doc: DocFeatures, pos: np.ndarray, neg: np.ndarray,
+                      pos_mask: np.ndarray | None = None, neg_mask: np.ndarray | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(feature vector, per-sentence margin). Masks hide a training document's own prototypes."""
+    s_pos, s_neg = doc.emb @ pos.T, doc.emb @ neg.T
+    if pos_mask is not None:
+        s_pos[:, pos_mask] = -1.0
+    if neg_mask is not None:
+        s_neg[:, neg_mask] = -1.0
+    p, n = _topk_mean(s_pos, K), _topk_mean(s_neg, K)
+    margin = p - n
+    cues = doc.cues
+    top3 = np.sort(margin)[-3:].mean()
+    cue_margin = margin[cues[:, 0] > 0].max() if (cues[:, 0] > 0).any() else margin.min()
+    feats = np.array([margin.max(), top3, p.max(), margin[0], float(cues[:, 2].sum() > 0),
+                      np.log1p(cues[:, 2].sum()), cue_margin, cues[:, 3].mean(), (margin > 0.05).mean()],
+                     dtype=np.float64)
+    return feats, margin
+
+
+@dataclass
+class Head:
+    version: str
+    encoder: str
+    pos: np.ndarray
+    neg: np.ndarray
+    w: np.ndarray
+    b: float
+    platt: tuple[float, float]
+    threshold: float
+    cat_w: np.ndarray  # (len(CATEGORIES), dim)
+    cat_b: np.ndarray
+    cat_platt: np.ndarray  # (len(CATEGORIES), 2)
+    cat_thresholds: np.ndarray
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def headline(self, doc: DocFeatures) -> tuple[float, str]:
+        feats, margin = headline_features(doc, self.pos, self.neg)
+        z = float(feats @ self.w + self.b)
+        p = float(_sigmoid(np.array(self.platt[0] * z + self.platt[1])))
+        return p, doc.units[int(np.argmax(margin))]
+
+    def categories(self, doc: DocFeatures) -> list[tuple[str, float, str]]:
+        z = self.cat_w @ doc.lead + self.cat_b
+        p = _sigmoid(self.cat_platt[:, 0] * z + self.cat_platt[:, 1])
+        lead = doc.emb[: max(1, min(len(doc.units), 8))]
+        out = []
+        for i, name in enumerate(CATEGORIES):
+            best = int(np.argmax(lead @ self.cat_w[i]))
+            out.append((name, float(p[i]), doc.units[best]))
+        return out
+
+    def labels(self, doc: DocFeatures) -> list[tuple[Label, bool]]:
+        """All labels with calibrated scores and evidence, and whether each is flagged."""
+        p, evidence = self.headline(doc)
+        out = [(Label(HEADLINE, p, evidence), p >= self.threshold)]
+        for (name, score, ev), t in zip(self.categories(doc), self.cat_thresholds, strict=True):
+            out.append((Label(name, score, ev), score >= t))
+        return out
+
+    def thresholds(self) -> dict[str, float]:
+        return {HEADLINE: self.threshold, **dict(zip(CATEGORIES, map(float, self.cat_thresholds), strict=True))}
+
+    # -- files -----------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(folder / "arrays.npz", pos=self.pos.astype(np.float16), neg=self.neg.astype(np.float16),
+                            cat_w=self.cat_w.astype(np.float32))
+        doc = {
+            "format": 1, "version": self.version, "encoder": self.encoder, "labels": list(LABELS),
+            "features": list(FEATURES), "w": self.w.tolist(), "b": self.b, "platt": list(self.platt),
+            "threshold": self.threshold, "cat_b": self.cat_b.tolist(), "cat_platt": self.cat_platt.tolist(),
+            "cat_thresholds": self.cat_thresholds.tolist(), "manifest": self.manifest,
+        }
+        (folder / "head.json").write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Head:
+        folder = Path(folder)
+        try:
+            doc = json.loads((folder / "head.json").read_text("utf-8"))
+            with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+                pos, neg, cat_w = arrays["pos"].astype(np.float32), arrays["neg"].astype(np.float32), arrays["cat_w"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise HeadError(f"{folder}: not a usable classifier head ({exc})") from None
+        if doc.get("format") != 1 or doc.get("features") != list(FEATURES) or doc.get("labels") != list(LABELS):
+            raise HeadError(f"{folder}: head was written by an incompatible version of supplywatch")
+        return cls(version=doc["version"], encoder=doc["encoder"], pos=pos, neg=neg, w=np.array(doc["w"]),
+                   b=float(doc["b"]), platt=tuple(doc["platt"]), threshold=float(doc["threshold"]),
+                   cat_w=cat_w, cat_b=np.array(doc["cat_b"]), cat_platt=np.array(doc["cat_platt"]),
+                   cat_thresholds=np.array(doc["cat_thresholds"]), manifest=doc.get("manifest", {}))

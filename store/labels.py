@@ -1,0 +1,104 @@
+"""Labels and corrections in the store: what the classifier concluded, and what analysts said.
+
+Mixed into :class:`store.core.Store`; SQL stays in the store package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+
+
+@dataclass
+class Label:
+    label: str
+    score: float
+    evidence: str = ""
+
+
+class LabelsMixin:
+    db: Any
+
+    def _guard(self) -> Any: ...  # provided by Store
+
+    def documents_to_label(self, model_version: str, *, batch: int = 64, relabel: bool = False,
+                           limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Batches, in publication order, of documents with no label from ``model_version`` (all with ``relabel``)."""
+        with self._guard():
+            ids = [r[0] for r in self.db.execute(
+                """
+                select d.id from documents d
+                where ? or not exists (
+                    select 1 from labels l where l.document_id = d.id and l.model_version = ?)
+                order by d.published, d.id
+                """, [int(relabel), model_version])]
+        if limit is not None:
+            ids = ids[:limit]
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            with self._guard():
+                rows = self.db.execute_returning_dicts(
+                    f"select id, title, text, summary, published, vendor, source from documents "
+                    f"where id in ({','.join('?' * len(chunk))})", chunk)
+            order = {doc_id: i for i, doc_id in enumerate(chunk)}
+            yield sorted(rows, key=lambda r: order[r["id"]])
+
+    def save_labels(self, results: Iterable[tuple[int, list[tuple[Label, bool]]]], model_version: str,
+                    now: str) -> int:
+        """Replace the machine labels of each document, all in one transaction; returns documents labelled."""
+        count = 0
+        with self._guard(), self.db.atomic():
+            for doc_id, labels in results:
+                self.db.execute("delete from labels where document_id = ?", [doc_id])
+                self.db["labels"].insert_all(
+                    [{"document_id": doc_id, "label": lab.label, "score": round(float(lab.score), 4),
+                      "flagged": int(bool(flagged)), "evidence": lab.evidence, "model_version": model_version,
+                      "labelled_at": now}
+                     for lab, flagged in labels],
+                )
+                count += 1
+        return count
+
+    def flagged(self, label: str, *, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Documents flagged with ``label`` (newest first), with score and evidence."""
+        with self._guard():
+            return self.db.execute_returning_dicts(
+                """
+                select d.id, d.title, d.published, d.source, d.url, l.score, l.evidence
+                from labels l join documents d on d.id = l.document_id
+                where l.label = ? and l.flagged = 1 and (? is null or d.published >= ?)
+                order by d.published desc limit ?
+                """, [label, since, since, limit])
+
+    def labels_for(self, doc_id: int) -> list[dict[str, Any]]:
+        with self._guard():
+            return self.db.execute_returning_dicts(
+                "select label, score, evidence, model_version from labels where document_id = ? order by score desc",
+                [doc_id])
+
+    def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "") -> None:
+        with self._guard(), self.db.atomic():
+            if not self.db.execute("select 1 from documents where id = ?", [doc_id]).fetchone():
+                raise UsageError(f"no document with id {doc_id}")
+            self.db["corrections"].upsert(
+                {"document_id": doc_id, "label": label, "value": int(value), "note": note, "created_at": now},
+                pk=("document_id", "label"),
+            )
+
+    def corrections(self) -> list[dict[str, Any]]:
+        """Analysts' corrections with the documents' text, for training."""
+        with self._guard():
+            return self.db.execute_returning_dicts(
+                """
+                select c.document_id, c.label, c.value, d.title, d.text, d.published
+                from corrections c join documents d on d.id = c.document_id order by c.created_at
+                """)
+
+    def label_counts(self) -> list[dict[str, Any]]:
+        with self._guard():
+            return self.db.execute_returning_dicts(
+                "select label, model_version, count(*) as documents, round(avg(score), 3) as mean_score "
+                "from labels group by label, model_version order by label")
