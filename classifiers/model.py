@@ -61,6 +61,15 @@ def headline_features(doc: DocFeatures, pos: np.ndarray, neg: np.ndarray,
     return feats, margin
 
 
+def evidence_index(doc: DocFeatures, margin: np.ndarray) -> int:
+    """The sentence to show a reader: the best margin, preferring sentences that name both a signing
+    artefact and a compromise, and passing over short headings ("How to detect this backdoor")."""
+    lengths = np.array([len(u) for u in doc.units])
+    bonus = 0.05 * doc.cues[:, 2] + 0.02 * doc.cues[:, 0] - 0.05 * (lengths < 60)
+    bonus[0] = 0.0  # the title is judged on its margin alone
+    return int(np.argmax(margin + bonus))
+
+
 @dataclass
 class Head:
     version: str
@@ -83,7 +92,7 @@ class Head:
         feats, margin = headline_features(doc, self.pos, self.neg)
         z = float(feats @ self.w + self.b)
         p = float(_sigmoid(np.array(self.platt[0] * z + self.platt[1])))
-        return p, doc.units[int(np.argmax(margin))]
+        return p, doc.units[evidence_index(doc, margin)]
 
     def categories(self, doc: DocFeatures) -> list[tuple[str, float, str]]:
         z = self.cat_w @ doc.lead + self.cat_b
