@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from . import schema
+from .digest import DigestMixin
 from .errors import StoreError, UsageError
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
@@ -45,7 +46,7 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store(LabelsMixin):
+class Store(LabelsMixin, DigestMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):

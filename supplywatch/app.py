@@ -133,3 +133,33 @@ def evaluate(config: Config, path: str, *, head: str | None = None, since: str |
     fitted = Head.load(resolve_head(head or opts["head"] or None))
     encoder = Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"])
     return run(rows, fitted, Featurizer(encoder), memory=memory)
+
+
+def digest(db: str, day: str | None = None, *, out: str | None = None,
+           templates_dir: str | None = None) -> dict[str, Any]:
+    """Build and render the digest of ``day`` (default yesterday UTC); with ``out``, write both files there.
+
+    Returns the day, the rendered ``html`` and ``text``, and the ``paths`` written (none without ``out``).
+    """
+    from pathlib import Path
+
+    from reports.digest import build_digest, parse_day
+    from reports.render import render_digest
+    from store import SupplywatchError
+
+    day = parse_day(day)
+    with open_store(db, create=False) as store:
+        built = build_digest(store, day)
+    rendered = render_digest(built, templates_dir=templates_dir)
+    paths: list[str] = []
+    if out is not None:
+        folder = Path(out)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for ext, body in (("html", rendered.html), ("txt", rendered.text)):
+                path = folder / f"digest-{day}.{ext}"
+                path.write_text(body, "utf-8")
+                paths.append(str(path))
+        except OSError as exc:
+            raise SupplywatchError(f"{folder}: cannot write the digest: {exc.strerror or exc}") from None
+    return {"day": day, "html": rendered.html, "text": rendered.text, "paths": paths}

@@ -309,6 +309,29 @@ def demo(out: str, port: int, serve: bool) -> None:
     run_demo(Path(out), port=port, serve=serve)
 
 
+@cli.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD",
+              help="The UTC day whose documents to report (default: yesterday, UTC). Example: --date 2021-01-12")
+@click.option("--out", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write digest-DATE.html and digest-DATE.txt into DIR and print their paths, instead of "
+                   "printing the text. Example: --out digests/")
+@pass_env
+def digest(env: Env, day: str | None, out: str | None) -> None:
+    """The daily digest: one day's flagged documents, supply-chain compromises first, then the topics.
+
+    Each item has its sources, date, label, score, evidence sentence and the actions asked of
+    customers; failing sources close the digest. Prints the plain text unless --out is given.
+
+    Example: supplywatch digest --date 2021-01-12 --out digests/
+    """
+    result = app.digest(env.db, day, out=out)
+    if out is None:
+        click.echo(result["text"], nl=False)
+        return
+    for path in result["paths"]:
+        click.echo(path)
+
+
 def main() -> None:
     cli(prog_name="supplywatch")
 

@@ -1,0 +1,203 @@
+"""The daily digest: one day's flagged documents, grouped into stories and sections, with what customers must do.
+
+Reads from the store only (``Store.digest_documents``, ``Store.failing_sources``); rendering is in
+:mod:`reports.render`. Until stories exist, each document is its own story, except that documents
+with the exact same canonical title (case and spacing folded) are shown as one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from store import UsageError
+
+HEADLINE = "supply_chain_cert_compromise"
+TOPICS = ["vulnerability", "malware", "cyber_attack", "data_breach"]
+SECTION_TITLES = {
+    HEADLINE: "Supply-chain certificate and signing-key compromises",
+    "vulnerability": "Vulnerabilities",
+    "malware": "Malware",
+    "cyber_attack": "Cyber attacks",
+    "data_breach": "Data breaches",
+}
+TOPIC_LIMIT = 10
+MAX_ACTIONS = 3
+MAX_SENTENCE_CHARS = 400
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# A sentence asks something of customers when it says so, or names one of the usual remedies.
+_ASKED = re.compile(
+    r"\b(?:customers|users|administrators|admins|organi[sz]ations|clients|tenants)\b"
+    r"(?:\s+[\w'’-]+){0,8}?\s+"
+    r"(?:(?:are|were|is|have\s+been|are\s+being)\s+(?:strongly\s+)?(?:advised|asked|urged|encouraged|instructed|told)"
+    r"|should|must|need\s+to)\b",
+    re.IGNORECASE,
+)
+_REMEDY = re.compile(
+    r"\b(?:recommends?|recommended|delete|re-?establish|rotate|update\s+to|upgrade\s+to|revoke)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences (paragraphs first), whitespace collapsed."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n|\r?\n", text or ""):
+        para = " ".join(para.split())
+        if para:
+            out += [s.strip() for s in _SENTENCE_END.split(para) if s.strip()]
+    return out
+
+
+def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
+    """Sentences of ``text`` that ask something of customers, in document order, at most ``limit``.
+
+    A sentence qualifies when customers (users, administrators...) are advised, asked, urged or
+    told to, or should do something, or it recommends, or names a remedy: delete, re-establish,
+    rotate, update/upgrade to, revoke. Over-long sentences are cut.
+    """
+    found: list[str] = []
+    for sentence in sentences(text):
+        if _ASKED.search(sentence) or _REMEDY.search(sentence):
+            if len(sentence) > MAX_SENTENCE_CHARS:
+                sentence = sentence[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
+            if sentence not in found:
+                found.append(sentence)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def safe_url(url: str | None) -> str:
+    """``url`` when it is an absolute http(s) URL without whitespace or control characters, else ``""``."""
+    if not url or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def canonical_title(title: str | None) -> str:
+    return " ".join((title or "").split()).casefold()
+
+
+def parse_day(day: str | None) -> str:
+    """``day`` checked as a real ``YYYY-MM-DD`` date; ``None`` means yesterday (UTC)."""
+    if day is None:
+        return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    try:
+        if not _DAY.fullmatch(day):
+            raise ValueError
+        datetime.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        raise UsageError(f"bad date {day!r}: expected YYYY-MM-DD, for example 2021-01-12") from None
+    return day
+
+
+@dataclass
+class Link:
+    source: str
+    url: str  # "" when the stored URL is not http(s)
+
+
+@dataclass
+class Item:
+    """One story in one section: its documents' sources and links, the section's label and score."""
+
+    title: str
+    sources: list[str]
+    date: str
+    label: str
+    score: float
+    evidence: str
+    actions: list[str]
+    links: list[Link]
+    vendor: str = ""
+
+
+@dataclass
+class Section:
+    label: str
+    title: str
+    items: list[Item]
+    total: int  # stories before the section was cut short
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.items)
+
+
+@dataclass
+class Digest:
+    day: str
+    headline: Section
+    topics: list[Section]
+    failing_sources: list[dict[str, Any]]
+    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    @property
+    def sections(self) -> list[Section]:
+        return [s for s in [self.headline, *self.topics] if s.items]
+
+    @property
+    def empty(self) -> bool:
+        return not self.sections
+
+
+@dataclass
+class _Story:
+    docs: list[dict[str, Any]]
+
+    def best(self, label: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The document with the highest score for ``label`` and that label, or None."""
+        hits = [(doc, lab) for doc in self.docs for lab in doc["labels"] if lab["label"] == label]
+        return max(hits, key=lambda h: h[1]["score"]) if hits else None
+
+    def item(self, label: str) -> Item:
+        doc, lab = self.best(label)  # type: ignore[misc]
+        sources: list[str] = []
+        links: list[Link] = []
+        actions: list[str] = []
+        # The best document first, so its source, link and requests lead.
+        for d in [doc, *[d for d in self.docs if d is not doc]]:
+            if d["source"] not in sources:
+                sources.append(d["source"])
+            links.append(Link(d["source"], safe_url(d["url"])))
+            for action in extract_actions(d.get("text") or ""):
+                if action not in actions and len(actions) < MAX_ACTIONS:
+                    actions.append(action)
+        return Item(title=" ".join((doc["title"] or "").split()) or "(untitled)", sources=sources,
+                    date=min(d["published"] for d in self.docs)[:10], label=label, score=float(lab["score"]),
+                    evidence=" ".join((lab["evidence"] or "").split()), actions=actions, links=links,
+                    vendor=doc.get("vendor") or "")
+
+
+def _stories(docs: list[dict[str, Any]]) -> list[_Story]:
+    by_title: dict[str, _Story] = {}
+    for doc in docs:
+        key = canonical_title(doc["title"]) or f"#{doc['id']}"  # untitled documents are never merged
+        by_title.setdefault(key, _Story([])).docs.append(doc)
+    return list(by_title.values())
+
+
+def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
+    items = sorted((s.item(label) for s in stories if s.best(label)), key=lambda i: (-i.score, i.title.casefold()))
+    return Section(label, SECTION_TITLES[label], items[:limit] if limit else items, len(items))
+
+
+def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC_LIMIT) -> Digest:
+    """The digest of the UTC ``day`` (``YYYY-MM-DD``; default yesterday) from ``store``."""
+    day = parse_day(day)
+    stories = _stories([d for d in store.digest_documents(day) if d["labels"]])
+    headline = _section(HEADLINE, stories, None)
+    rest = [s for s in stories if not s.best(HEADLINE)]
+    topics = [_section(label, rest, topic_limit) for label in TOPICS]
+    return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources())

@@ -1,0 +1,62 @@
+"""What the daily digest reads from the store: one day's documents with their flagged labels, failing sources.
+
+Mixed into :class:`store.core.Store`; SQL stays in the store package. Rendering lives in ``reports``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import UsageError
+from .models import FAILURES
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class DigestMixin:
+    db: Any
+
+    def _guard(self) -> Any: ...  # provided by Store
+
+    def digest_documents(self, day: str) -> list[dict[str, Any]]:
+        """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``.
+
+        ``labels`` lists the document's flagged labels (label, score, evidence), highest score first;
+        it is empty for a document the classifier flagged with nothing (or has not labelled yet).
+        """
+        if not isinstance(day, str) or not _DAY.fullmatch(day):
+            raise UsageError(f"bad day {day!r}: expected YYYY-MM-DD")
+        with self._guard():
+            docs = self.db.execute_returning_dicts(
+                """
+                select id, title, url, canonical_url, source, vendor, published, kind, text, summary
+                from documents where published like ? order by published, id
+                """, [f"{day}%"])
+            ids = [d["id"] for d in docs]
+            labels: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+            if ids:
+                rows = self.db.execute_returning_dicts(
+                    f"""
+                    select document_id, label, score, evidence from labels
+                    where flagged = 1 and document_id in ({','.join('?' * len(ids))})
+                    order by document_id, score desc, label
+                    """, ids)
+                for row in rows:
+                    labels[row.pop("document_id")].append(row)
+        for doc in docs:
+            doc["labels"] = labels[doc["id"]]
+        return docs
+
+    def failing_sources(self) -> list[dict[str, Any]]:
+        """Enabled sources whose last fetch failed (a status in ``store.models.FAILURES``), by name."""
+        statuses = sorted(FAILURES)
+        with self._guard():
+            return self.db.execute_returning_dicts(
+                f"""
+                select name, kind, url, last_status, http_status, last_error, consecutive_failures,
+                       last_success, last_attempt
+                from sources
+                where enabled = 1 and last_status in ({','.join('?' * len(statuses))})
+                order by name
+                """, statuses)
