@@ -19,6 +19,7 @@ from . import config as configuration
 from .localsite import LocalServer
 from .output import table
 
+DEMO_DAY = "2021-01-12"
 DEMO_CRAWL = """
 [crawl]
 # The demo site is on this machine: allow loopback, and start fast.
@@ -78,6 +79,9 @@ def run_demo(out: Path, *, port: int = 0, serve: bool = False) -> None:
         click.echo(f"\nFlagged as supply-chain certificate / signing-key compromises ({len(flagged)}):")
         for row in sorted(flagged, key=lambda r: -r["score"]):
             click.echo(f"  {row['score']:.2f}  [{row['source']}] {row['title']}\n        evidence: {row['evidence'][:200]}")
+        # The founding example's day: the digest a vendor-risk analyst would have opened that morning.
+        rendered = app.digest(str(db), DEMO_DAY, out=str(out))
+        click.echo(f"\nDigest for {DEMO_DAY}: " + "  ".join(rendered["paths"]))
         click.echo(f"\nTry: supplywatch --db {db} search \"signing key\" --label supply_chain_cert_compromise"
                    f"   |   supplywatch --db {db} sources")
         if serve:

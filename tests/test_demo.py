@@ -22,6 +22,10 @@ def test_demo_crawls_every_source_cleanly(tmp_path):
     flagged = result.output.split("Flagged as supply-chain", 1)[1]
     assert "Quillmail says attackers compromised certificate" in flagged and "evidence:" in flagged
     assert "Expired certificate knocks Brightlane" not in flagged
+    digest = (tmp_path / "digest-2021-01-12.txt").read_text("utf-8")
+    assert "Quillmail" in digest.split("VULNERABILITIES")[0]  # in the headline section
+    assert "re-establish" in digest  # the action asked of customers, extracted from the article
+    assert (tmp_path / "digest-2021-01-12.html").exists()
 
     expected = json.loads((demo_site_root() / "expected.json").read_text("utf-8"))
     conn = sqlite3.connect(tmp_path / "supplywatch-demo.db")
