@@ -37,6 +37,13 @@ def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": 0,
         "REDIRECT_MAX_TIMES": options["max_redirects"],
         "RETRY_TIMES": options["retries"],
+        # Scrapy starts CONCURRENT_ITEMS asyncio workers for every callback's output; at the default
+        # (100) that task churn cost ~10 ms of reactor CPU per article (benchmarks/RESULTS.md). Our
+        # callbacks yield one document or a handful of requests, and the pipeline only appends.
+        "CONCURRENT_ITEMS": 1,
+        # Each crawler counts every log record through a root handler: at DEBUG that is two records
+        # per article per source. Scrapy's own debug log only with -vv.
+        "LOG_LEVEL": "DEBUG" if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else "WARNING",
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": False,
