@@ -68,7 +68,7 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
             labels = dict((lab.label, (lab, flagged)) for lab, flagged in head.labels(feats))
             score = labels[HEADLINE][0].score
             if mem is not None:
-                score = mem.adjust(row, feats, score, head.threshold)
+                score = mem.adjust(row, score, head.threshold)
             headline_pred.append(bool(score >= head.threshold))
             for c in CATEGORIES:
                 cat_pred[c].append(bool(labels[c][1]))

@@ -50,7 +50,7 @@ class IncidentMemory:
         self.lift = lift
         self.incidents: list[tuple[int | None, set[str], float]] = []
 
-    def adjust(self, row: dict[str, Any], feats: Any, score: float, threshold: float) -> float:
+    def adjust(self, row: dict[str, Any], score: float, threshold: float) -> float:
         names = title_names(row.get("title") or "")
         day = _day(row)
         if score < threshold and score >= self.floor * threshold and names:

@@ -7,6 +7,7 @@ and tracking parameters dropped, query sorted, trailing slash, AMP and mobile (`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -34,6 +35,8 @@ def absolute_http_url(link: str | None, base: str) -> str | None:
     return url if is_http_url(url) else None
 
 
+# Spiders ask for the same URL's identity several times (entry, page, document): compute it once.
+@lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
     """The identity of an article URL (see module docstring). Raises ValueError on a non-http URL."""
     if not is_http_url(url):

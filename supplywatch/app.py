@@ -53,14 +53,14 @@ def classify(config: Config, db: str, *, relabel: bool = False, limit: int | Non
     with open_store(db) as store:
         since = (datetime.now(UTC) - timedelta(days=memory.window)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for row in reversed(store.flagged(HEADLINE, since=since)):
-            memory.adjust(row, None, row["score"], 0.0)  # seed: incidents the pipeline already flagged
+            memory.adjust(row, row["score"], 0.0)  # seed: incidents the pipeline already flagged
         for batch in store.documents_to_label(clf.version, relabel=relabel, limit=limit):
             results = []
             for doc, labels in zip(batch, clf.classify(batch), strict=True):
                 adjusted = []
                 for lab, flagged in labels:
                     if lab.label == HEADLINE:
-                        lab.score = memory.adjust(doc, None, lab.score, clf.head.threshold)
+                        lab.score = memory.adjust(doc, lab.score, clf.head.threshold)
                         flagged = lab.score >= clf.head.threshold
                     if flagged:
                         counts["flagged"][lab.label] = counts["flagged"].get(lab.label, 0) + 1
