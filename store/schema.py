@@ -120,7 +120,59 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Stories (documents about one event, across outlets and follow-ups) and digest deliveries."""
+    db["stories"].create(
+        {
+            "id": int,
+            "title": str,  # the title of the story's first document
+            "first_published": str,
+            "last_published": str,
+            "documents": int,  # members, kept in step by the store
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    db["stories"].create_index(["last_published"])
+    db["story_documents"].create(
+        {
+            "document_id": int,
+            "story_id": int,
+            "similarity": float,  # to the story when the document joined it; 1.0 for the first
+            "reason": str,  # first | embedding | title | manual
+            "assigned_at": str,
+        },
+        pk="document_id",
+        foreign_keys=[("document_id", "documents", "id"), ("story_id", "stories", "id")],
+        not_null={"story_id"},
+    )
+    db["story_documents"].create_index(["story_id"])
+    # Title + lead embedding per document and encoder, so clustering never re-embeds the archive.
+    db["document_vectors"].create(
+        {"document_id": int, "model": str, "vector": bytes},
+        pk=("document_id", "model"),
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["deliveries"].create(
+        {
+            "day": str,  # the digest's day, YYYY-MM-DD
+            "recipient": str,
+            "message_id": str,  # chosen at the first attempt and reused by every retry
+            "status": str,  # pending | sent | failed
+            "attempts": int,
+            "first_attempt": str,
+            "last_attempt": str,
+            "sent_at": str,
+            "last_error": str,
+        },
+        pk=("day", "recipient"),
+        not_null={"message_id", "status"},
+        defaults={"attempts": 0},
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
