@@ -1,8 +1,8 @@
 """The daily digest: one day's flagged documents, grouped into stories and sections, with what customers must do.
 
 Reads from the store only (``Store.digest_documents``, ``Store.failing_sources``); rendering is in
-:mod:`reports.render`. Until stories exist, each document is its own story, except that documents
-with the exact same canonical title (case and spacing folded) are shown as one.
+:mod:`reports.render`. Documents of one stored story (the clustering step's work) are one item
+with all their outlets; documents not yet clustered fall back to grouping by identical title.
 """
 
 from __future__ import annotations
@@ -42,17 +42,37 @@ _REMEDY = re.compile(
     r"\b(?:recommends?|recommended|delete|re-?establish|rotate|update\s+to|upgrade\s+to|revoke)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# Words of which a sentence must hold one for _ASKED, or _REMEDY, to match: a cheap test first, since most
+# sentences ask nothing (this halves the digest's time on a big day). re's IGNORECASE also takes "ı" and "İ"
+# for "i", which casefold() keeps apart: they are mapped first, so the test never drops a sentence.
+_ASKED_WHO = ("customer", "user", "admin", "organi", "client", "tenant")
+_ASKED_VERB = ("advised", "asked", "urged", "encouraged", "instructed", "told", "should", "must", "need")
+_REMEDY_WORD = ("recommend", "delete", "establish", "rotate", "update", "upgrade", "revoke")
+_FOLD = str.maketrans({"ı": "i", "İ": "i"})
+# A sentence's end: . ! or ? and any closing quotes or brackets, before a space and a capital or digit.
+# Starting at the mark (not a look-behind) lets re scan for it quickly.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
 def sentences(text: str) -> list[str]:
     """``text`` cut into sentences (paragraphs first), whitespace collapsed."""
     out: list[str] = []
-    for para in re.split(r"\n\s*\n|\r?\n", text or ""):
-        para = " ".join(para.split())
-        if para:
-            out += [s.strip() for s in _SENTENCE_END.split(para) if s.strip()]
-    return out
+    for line in (text or "").split("\n"):
+        para = " ".join(line.split())
+        start = 0
+        for end in _SENTENCE_END.finditer(para):
+            out.append(para[start:end.start() + 1].strip())
+            start = end.end()
+        out.append(para[start:].strip())
+    return [s for s in out if s]
+
+
+def _asks(sentence: str) -> bool:
+    folded = sentence.translate(_FOLD).casefold()
+    if any(w in folded for w in _REMEDY_WORD) and _REMEDY.search(sentence):
+        return True
+    return (any(w in folded for w in _ASKED_VERB) and any(w in folded for w in _ASKED_WHO)
+            and _ASKED.search(sentence) is not None)
 
 
 def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
@@ -64,7 +84,7 @@ def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
     """
     found: list[str] = []
     for sentence in sentences(text):
-        if _ASKED.search(sentence) or _REMEDY.search(sentence):
+        if _asks(sentence):
             if len(sentence) > MAX_SENTENCE_CHARS:
                 sentence = sentence[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
             if sentence not in found:
@@ -121,6 +141,7 @@ class Item:
     actions: list[str]
     links: list[Link]
     vendor: str = ""
+    first_reported: str = ""  # the story's first day when it began before this digest's day (a follow-up)
 
 
 @dataclass
@@ -174,18 +195,23 @@ class _Story:
             for action in extract_actions(d.get("text") or ""):
                 if action not in actions and len(actions) < MAX_ACTIONS:
                     actions.append(action)
+        date = min(d["published"] for d in self.docs)[:10]
+        first = (doc.get("story_first_published") or "")[:10]
         return Item(title=" ".join((doc["title"] or "").split()) or "(untitled)", sources=sources,
-                    date=min(d["published"] for d in self.docs)[:10], label=label, score=float(lab["score"]),
+                    date=date, label=label, score=float(lab["score"]),
                     evidence=" ".join((lab["evidence"] or "").split()), actions=actions, links=links,
-                    vendor=doc.get("vendor") or "")
+                    vendor=doc.get("vendor") or "", first_reported=first if first and first < date else "")
 
 
 def _stories(docs: list[dict[str, Any]]) -> list[_Story]:
-    by_title: dict[str, _Story] = {}
+    groups: dict[Any, _Story] = {}
     for doc in docs:
-        key = canonical_title(doc["title"]) or f"#{doc['id']}"  # untitled documents are never merged
-        by_title.setdefault(key, _Story([])).docs.append(doc)
-    return list(by_title.values())
+        if doc.get("story_id") is not None:
+            key: Any = ("story", doc["story_id"])
+        else:  # not clustered yet: only identical titles are one story; untitled documents never merge
+            key = ("title", canonical_title(doc["title"]) or f"#{doc['id']}")
+        groups.setdefault(key, _Story([])).docs.append(doc)
+    return list(groups.values())
 
 
 def _section(label: str, stories: list[_Story], limit: int | None) -> Section:

@@ -4,13 +4,15 @@ Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
 """
 
 from .core import Store, utcnow
-from .errors import ConfigError, CrawlError, StoreError, SupplywatchError, UsageError
+from .errors import BusyError, ConfigError, CrawlError, DeliveryError, StoreError, SupplywatchError, UsageError
 from .labels import Label
 from .models import Document, FetchOutcome, SaveResult, content_hash
 
 __all__ = [
+    "BusyError",
     "ConfigError",
     "CrawlError",
+    "DeliveryError",
     "Document",
     "FetchOutcome",
     "Label",

@@ -18,10 +18,12 @@ from typing import Any
 import sqlite_utils
 
 from . import schema
+from .deliveries import DeliveriesMixin
 from .digest import DigestMixin
 from .errors import StoreError, UsageError
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
+from .stories import StoriesMixin
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -46,7 +48,7 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store(LabelsMixin, DigestMixin):
+class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):

@@ -20,7 +20,8 @@ class DigestMixin:
     def _guard(self) -> Any: ...  # provided by Store
 
     def digest_documents(self, day: str) -> list[dict[str, Any]]:
-        """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``.
+        """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``, and
+        ``story_id``, ``story_first_published`` and ``story_documents`` (None before clustering).
 
         ``labels`` lists the document's flagged labels (label, score, evidence), highest score first;
         it is empty for a document the classifier flagged with nothing (or has not labelled yet).
@@ -30,8 +31,12 @@ class DigestMixin:
         with self._guard():
             docs = self.db.execute_returning_dicts(
                 """
-                select id, title, url, canonical_url, source, vendor, published, kind, text, summary
-                from documents where published like ? order by published, id
+                select d.id, d.title, d.url, d.canonical_url, d.source, d.vendor, d.published, d.kind, d.text,
+                       d.summary, m.story_id, s.first_published as story_first_published,
+                       s.documents as story_documents
+                from documents d left join story_documents m on m.document_id = d.id
+                left join stories s on s.id = m.story_id
+                where d.published like ? order by d.published, d.id
                 """, [f"{day}%"])
             ids = [d["id"] for d in docs]
             labels: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}

@@ -6,6 +6,8 @@ importing a sibling; the CLI turns any SupplywatchError into a one-line message 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SupplywatchError(Exception):
     """Base of every error supplywatch reports to a user. ``exit_code`` is the CLI's exit status."""
@@ -35,3 +37,23 @@ class CrawlError(SupplywatchError):
     """The crawl itself could not run (not one source failing: that is recorded, not raised)."""
 
     exit_code = 4
+
+
+class DeliveryError(SupplywatchError):
+    """The digest could not be mailed to some recipient (each failure is recorded in the store), or was refused.
+
+    ``results`` holds one dict per recipient tried (recipient, status, message_id, error).
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, results: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.results = results or []
+
+
+class BusyError(SupplywatchError):
+    """Another `supplywatch run` holds the lock: this one did nothing (cron overlap, not a failure of the work)."""
+
+    # EX_TEMPFAIL from sysexits.h: try again later.
+    exit_code = 75

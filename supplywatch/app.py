@@ -39,15 +39,18 @@ def classifier(config: Config) -> Any:
 
 
 def classify(config: Config, db: str, *, relabel: bool = False, limit: int | None = None,
-             progress: Any = None) -> dict[str, Any]:
-    """Label every document without a label from the current model version; returns counts."""
+             progress: Any = None, clf: Any = None) -> dict[str, Any]:
+    """Label every document without a label from the current model version; returns counts.
+
+    ``clf``: a Classifier already loaded (``run`` and the demo share one with clustering).
+    """
     from datetime import UTC, datetime, timedelta
 
     from classifiers import HEADLINE
     from classifiers.memory import IncidentMemory
     from store import utcnow
 
-    clf = classifier(config)
+    clf = clf or classifier(config)
     memory = IncidentMemory()
     counts = {"documents": 0, "flagged": {}, "model_version": clf.version}
     with open_store(db) as store:
@@ -135,10 +138,13 @@ def evaluate(config: Config, path: str, *, head: str | None = None, since: str |
     return run(rows, fitted, Featurizer(encoder), memory=memory)
 
 
-def digest(db: str, day: str | None = None, *, out: str | None = None,
-           templates_dir: str | None = None) -> dict[str, Any]:
-    """Build and render the digest of ``day`` (default yesterday UTC); with ``out``, write both files there.
+def digest(db: str, day: str | None = None, *, out: str | None = None, templates_dir: str | None = None,
+           config: Config | None = None) -> dict[str, Any]:
+    """Build and render the digest of ``day`` (default yesterday UTC); with ``out``, write it there.
 
+    ``out`` gets ``digest-DATE.html``, ``digest-DATE.txt`` and ``digest-DATE.eml``: the message as
+    ``--send`` would mail it to the first configured recipient (placeholders for a missing sender or
+    recipient; the Message-ID a delivery already holds, else a fresh one). Nothing is sent or marked.
     Returns the day, the rendered ``html`` and ``text``, and the ``paths`` written (none without ``out``).
     """
     from pathlib import Path
@@ -148,18 +154,225 @@ def digest(db: str, day: str | None = None, *, out: str | None = None,
     from store import SupplywatchError
 
     day = parse_day(day)
+    eml = None
     with open_store(db, create=False) as store:
         built = build_digest(store, day)
+        if out is not None:
+            eml = _preview_message(store, day, config, templates_dir)
     rendered = render_digest(built, templates_dir=templates_dir)
     paths: list[str] = []
     if out is not None:
         folder = Path(out)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for ext, body in (("html", rendered.html), ("txt", rendered.text)):
+            for ext, body in (("html", rendered.html), ("txt", rendered.text), ("eml", eml)):
                 path = folder / f"digest-{day}.{ext}"
-                path.write_text(body, "utf-8")
+                if isinstance(body, bytes):
+                    path.write_bytes(body)
+                else:
+                    path.write_text(body, "utf-8")
                 paths.append(str(path))
         except OSError as exc:
             raise SupplywatchError(f"{folder}: cannot write the digest: {exc.strerror or exc}") from None
     return {"day": day, "html": rendered.html, "text": rendered.text, "paths": paths}
+
+
+def _preview_message(store: Store, day: str, config: Config | None, templates_dir: str | None) -> bytes:
+    """The .eml written beside the digest: what the first recipient would get, as bytes with CRLF line ends."""
+    from reports import mail
+    from reports.digest import build_digest
+
+    opts = config.email if config is not None and config.email else _email_defaults()
+    recipients = [mail.Recipient.from_config(r) for r in opts.get("recipients", [])]
+    rcpt = recipients[0] if recipients else mail.Recipient(mail.PLACEHOLDER_TO)
+    sender = opts.get("from") or mail.PLACEHOLDER_FROM
+    row = store.delivery(day, rcpt.address)
+    full = build_digest(store, day, topic_limit=mail.UNCUT)
+    msg = mail.build_message(mail.for_recipient(full, rcpt), sender=sender, to=rcpt.address,
+                             subject_template=opts["subject"], list_id=opts["list_id"],
+                             message_id=row["message_id"] if row else None,
+                             templates_dir=templates_dir)
+    return msg.as_bytes()
+
+
+def _email_defaults() -> dict[str, Any]:
+    from .config import packaged_defaults
+
+    return {**packaged_defaults()["email"], "recipients": []}
+
+
+def send_digest(config: Config, db: str, day: str | None = None, *, to: str | None = None, force: bool = False,
+                templates_dir: str | None = None, report: Any = None,
+                environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Mail the digest of ``day`` (default yesterday UTC) to the configured recipients, or to ``to`` alone.
+
+    Send-then-mark (see :func:`reports.mail.deliver`): a recipient already sent this day's digest
+    is skipped unless ``force``. A day with no documents stored at all is refused unless ``force``:
+    the crawl probably did not run, and an empty digest must not arrive by mistake. ``report`` is
+    called with each recipient's result as it happens. Returns the day, the ``results`` and counts;
+    raises DeliveryError (after every recipient was tried) when any delivery failed.
+    """
+    import os
+
+    from reports import mail
+    from reports.digest import build_digest, parse_day
+    from store import UsageError
+    from store.errors import DeliveryError
+
+    from .config import check_address
+
+    day = parse_day(day)
+    opts = config.email or _email_defaults()
+    if to is not None:
+        try:
+            recipients = [mail.Recipient(check_address(to))]
+        except ValueError as exc:
+            raise UsageError(f"--to: {exc}") from None
+    else:
+        recipients = [mail.Recipient.from_config(r) for r in opts.get("recipients", [])]
+    if not recipients:
+        where = config.path or "the configuration"
+        raise UsageError(f"{where}: no recipients: add [[email.recipients]] with an address, or pass --to ADDRESS")
+    with open_store(db, create=False) as store:
+        if not force and store.count_day_documents(day) == 0:
+            raise DeliveryError(f"no documents stored for {day}: the crawl may not have run, so the digest is not "
+                                "sent (check `supplywatch sources`; --force sends it anyway)")
+        built = build_digest(store, day, topic_limit=mail.UNCUT)
+        results = mail.deliver(store, built, recipients, opts, environ=os.environ if environ is None else environ,
+                               force=force, templates_dir=templates_dir, report=report)
+    counts = {status: sum(r["status"] == status for r in results)
+              for status in (mail.SENT, mail.SKIPPED, mail.REFUSED, mail.FAILED)}
+    failed = [r for r in results if r["status"] in (mail.REFUSED, mail.FAILED)]
+    if failed:
+        why = "; ".join(f"{r['recipient']}: {r['error']}" for r in failed)
+        raise DeliveryError(f"{len(failed)} of {len(results)} deliveries of the {day} digest failed "
+                            f"(retried by the next --send): {why}", results)
+    return {"day": day, "results": results, **counts}
+
+
+CLUSTER_BATCH = 1000
+
+
+def cluster(config: Config, db: str, *, rebuild: bool = False, encoder: Any = None,
+            progress: Any = None) -> dict[str, Any]:
+    """Put every document not yet in a story into one (an existing story in the window, or a new one).
+
+    Documents go in publication order, in batches; each batch is compared with the members of
+    stories active within the window around it, including stories made by earlier batches.
+    ``encoder`` lets a caller that already loaded the model (``run``, the demo) share it.
+    """
+    from datetime import timedelta
+
+    import numpy as np
+
+    from classifiers.encoder import Encoder
+    from classifiers.stories import StoryIndex, lead_text, parse_time
+    from classifiers.stories import cluster as decide
+
+    opts = config.classifier
+    enc = encoder or Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"])
+    index_params = {"window_days": opts["story_window_days"]}
+    window = timedelta(days=index_params["window_days"])
+    counts = {"documents": 0, "new_stories": 0, "joined": 0, "reset": 0}
+    with open_store(db) as store:
+        if rebuild:
+            counts["reset"] = store.reset_stories()
+        todo = store.documents_without_story()
+        for start in range(0, len(todo), CLUSTER_BATCH):
+            batch = todo[start:start + CLUSTER_BATCH]
+            times = [t for t in (parse_time(d["published"]) for d in batch) if t]
+            members = []
+            if times:
+                since = (min(times) - window).strftime("%Y-%m-%dT%H:%M:%SZ")
+                until = (max(times) + window).strftime("%Y-%m-%dT%H:%M:%SZ")
+                members = store.story_candidates(since, until)
+            by_id = {d["id"]: d for d in batch} | {m["document_id"]: m for m in members}
+            vectors = {i: np.frombuffer(b, dtype=np.float32) for i, b in store.vectors(enc.name, list(by_id)).items()}
+            missing = [i for i in by_id if i not in vectors or vectors[i].shape[0] != enc.dim]
+            if missing:
+                fresh = enc.encode([lead_text(by_id[i]) for i in missing])
+                store.save_vectors(enc.name, [(i, v.astype(np.float32).tobytes()) for i, v in zip(missing, fresh, strict=True)])
+                vectors.update(zip(missing, fresh, strict=True))
+            index = StoryIndex(index_params)
+            for m in members:
+                index.add(m["story_id"], m["title"] or "", vectors[m["document_id"]], m["published"], source=m["source"],
+                          kind=m["kind"])
+            decisions = decide(batch, np.stack([vectors[d["id"]] for d in batch]), index)
+            # Stories first made in this batch get their stored id before anyone joins them.
+            made = dict(zip([f"new:{d.document_id}" for d in decisions if d.story is None],
+                            store.assign_stories([(d.document_id, None, 1.0, "first") for d in decisions
+                                                  if d.story is None]), strict=True))
+            store.assign_stories([(d.document_id, made.get(d.story, d.story), d.similarity, d.reason)  # type: ignore[arg-type]
+                                  for d in decisions if d.story is not None])
+            counts["documents"] += len(decisions)
+            counts["new_stories"] += len(made)
+            counts["joined"] += len(decisions) - len(made)
+            if progress:
+                progress(counts["documents"])
+    return counts
+
+
+def digest_due(config: Config, now: Any = None) -> tuple[str, bool]:
+    """Yesterday's UTC day, and whether its digest is due at ``now`` (UTC; default the current time)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = now or datetime.now(UTC)
+    hour, minute = (int(x) for x in config.digest["send_at"].split(":"))
+    return (now - timedelta(days=1)).strftime("%Y-%m-%d"), (now.hour, now.minute) >= (hour, minute)
+
+
+def run(config: Config, db: str, *, crawl_sources: bool = True, digest_now: bool = False, now: Any = None,
+        report: Any = None) -> dict[str, Any]:
+    """One unattended round, under the run lock: crawl, classify, cluster, then yesterday's digest when due.
+
+    Each step runs even if an earlier one failed (a dead source or SMTP server must not stop the
+    archive growing); the failures are collected and raised together at the end as one error, so
+    cron sees a non-zero exit. ``report(step, result)`` is called after each step.
+    """
+    from store import SupplywatchError
+
+    from .lock import exclusive
+
+    done: dict[str, Any] = {}
+    errors: list[str] = []
+
+    def step(name: str, fn: Any) -> Any:
+        try:
+            done[name] = fn()
+        except SupplywatchError as exc:
+            done[name] = {"error": str(exc)}
+            errors.append(f"{name}: {exc}")
+        if report:
+            report(name, done[name])
+        return done[name]
+
+    with exclusive(db):
+        if crawl_sources:
+            step("crawl", lambda: crawl(config, db))
+        holder: dict[str, Any] = {}
+
+        def _classify() -> dict[str, Any]:
+            holder["clf"] = classifier(config)
+            return classify(config, db, clf=holder["clf"])
+
+        step("classify", _classify)
+        step("cluster", lambda: cluster(config, db, encoder=holder["clf"].encoder if "clf" in holder else None))
+        day, due = digest_due(config, now)
+        templates = config.digest["templates"] or None
+        if not (due or digest_now):
+            done["digest"] = {"day": day, "due": False, "send_at": config.digest["send_at"]}
+            if report:
+                report("digest", done["digest"])
+        else:
+            if config.digest["out_dir"]:
+                step("digest files", lambda: digest(db, day, out=config.digest["out_dir"], templates_dir=templates,
+                                                    config=config)["paths"])
+            if config.email.get("recipients"):
+                step("digest", lambda: send_digest(config, db, day, templates_dir=templates))
+            else:
+                done["digest"] = {"day": day, "due": True, "note": "no [[email.recipients]] configured: nothing sent"}
+                if report:
+                    report("digest", done["digest"])
+    if errors:
+        raise SupplywatchError(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
+    return done

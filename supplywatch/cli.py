@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from store import SupplywatchError
+from store import SupplywatchError, UsageError
 
 from . import app
 from . import config as configuration
@@ -223,6 +223,41 @@ def classify(env: Env, relabel: bool, limit: int | None) -> None:
 
 
 @cli.command()
+@click.option("--rebuild", is_flag=True, help="Forget every story and cluster the whole archive again. Example: --rebuild")
+@click.option("--story", "story_id", type=int, metavar="ID", help="Show one story and its documents instead. Example: --story 12")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts (or the story) as JSON. Example: --json")
+@pass_env
+def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> None:
+    """Group documents about the same event into stories: across outlets, and follow-ups within the window.
+
+    Two documents are one story when their title+lead embeddings are very close, or close and
+    their titles share distinctive names; each new document joins the best story of the last
+    [classifier] story_window_days days, or starts its own. The digest shows one item per story.
+
+    Example: supplywatch cluster && supplywatch cluster --story 3
+    """
+    if story_id is not None:
+        with app.open_store(env.db, create=False) as store:
+            story = store.story(story_id)
+        if story is None:
+            raise UsageError(f"no story with id {story_id}")
+        if as_json:
+            echo_json(story)
+            return
+        click.echo(f"Story {story['id']}: {story['title']}  ({story['documents']} documents, "
+                   f"{story['first_published']} .. {story['last_published']})")
+        click.echo(table(story["members"], [("id", "ID"), ("published", "PUBLISHED"), ("source", "SOURCE"),
+                                            ("reason", "WHY"), ("similarity", "SIM"), ("title", "TITLE")], max_width=70))
+        return
+    counts = app.cluster(env.config, env.db, rebuild=rebuild)
+    if as_json:
+        echo_json(counts)
+        return
+    click.echo(f"Clustered {counts['documents']} documents: {counts['new_stories']} new stories, "
+               f"{counts['joined']} joined a story." + (f" (Forgot {counts['reset']} stories first.)" if rebuild else ""))
+
+
+@cli.command()
 @click.argument("doc_id", type=int)
 @click.argument("label", type=click.Choice(LABEL_NAMES))
 @click.option("--yes/--no", "value", required=True, help="Whether the label applies. Example: --no")
@@ -313,23 +348,93 @@ def demo(out: str, port: int, serve: bool) -> None:
 @click.option("--date", "day", metavar="YYYY-MM-DD",
               help="The UTC day whose documents to report (default: yesterday, UTC). Example: --date 2021-01-12")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False),
-              help="Write digest-DATE.html and digest-DATE.txt into DIR and print their paths, instead of "
-                   "printing the text. Example: --out digests/")
+              help="Write digest-DATE.html, digest-DATE.txt and digest-DATE.eml (the message as --send would mail it) "
+                   "into DIR and print their paths, instead of printing the text. Example: --out digests/")
+@click.option("--send", is_flag=True,
+              help="Mail the digest to the [[email.recipients]] of the configuration; each gets a day's digest once. "
+                   "Example: --send")
+@click.option("--to", metavar="ADDRESS",
+              help="With --send: mail only this address, instead of the configured recipients. "
+                   "Example: --to alice@example.com")
+@click.option("--force", is_flag=True,
+              help="With --send: mail again recipients who already have the day's digest, and send even when no "
+                   "documents are stored for the day. Example: --send --force")
 @pass_env
-def digest(env: Env, day: str | None, out: str | None) -> None:
+def digest(env: Env, day: str | None, out: str | None, send: bool, to: str | None, force: bool) -> None:
     """The daily digest: one day's flagged documents, supply-chain compromises first, then the topics.
 
     Each item has its sources, date, label, score, evidence sentence and the actions asked of
-    customers; failing sources close the digest. Prints the plain text unless --out is given.
+    customers; failing sources close the digest. Prints the plain text unless --out or --send is
+    given. --send mails it over SMTP ([email] in the configuration) and prints one line per
+    recipient; a recipient is marked sent only once the server accepted the message, and a
+    failed delivery is retried by the next --send.
 
-    Example: supplywatch digest --date 2021-01-12 --out digests/
+    Example: supplywatch digest --date 2021-01-12 --send
     """
-    result = app.digest(env.db, day, out=out)
-    if out is None:
-        click.echo(result["text"], nl=False)
-        return
-    for path in result["paths"]:
-        click.echo(path)
+    if (to or force) and not send:
+        raise UsageError("--to and --force go with --send")
+    templates = env.config.digest["templates"] or None
+    if out is not None or not send:
+        result = app.digest(env.db, day, out=out, config=env.config if out is not None else None,
+                            templates_dir=templates)
+        if out is None:
+            click.echo(result["text"], nl=False)
+        for path in result["paths"]:
+            click.echo(path)
+    if send:
+        sent = app.send_digest(env.config, env.db, day, to=to, force=force, report=_delivery_line,
+                               templates_dir=templates)
+        click.echo(f"Digest of {sent['day']}: {sent['sent']} sent, {sent['skipped']} already sent.")
+
+
+def _delivery_line(result: dict[str, Any]) -> None:
+    status, who = result["status"], result["recipient"]
+    if status == "sent":
+        click.echo(f"{who}: sent")
+    elif status == "skipped":
+        click.echo(f"{who}: already sent, skipped (--force sends it again)")
+    else:
+        click.echo(f"{who}: {status}: {result['error']}")
+
+
+def _run_line(step: str, result: Any) -> None:
+    if isinstance(result, dict) and "error" in result:
+        line = f"failed: {result['error']}"
+    elif step == "crawl":
+        failed = [r["source"] for r in result if r.get("status") not in ("ok", "not_modified", "skipped")]
+        line = f"{len(result)} sources, {sum(r.get('new') or 0 for r in result)} new documents" + (
+            f"; failing: {', '.join(failed)}" if failed else "")
+    elif step == "classify":
+        line = f"{result['documents']} documents labelled"
+    elif step == "cluster":
+        line = f"{result['documents']} documents: {result['new_stories']} new stories, {result['joined']} joined one"
+    elif step == "digest files":
+        line = " ".join(result)
+    elif step == "digest" and "results" in result:
+        line = f"{result['day']}: sent {result['sent']}, already sent {result['skipped']}"
+    elif step == "digest" and not result.get("due", True):
+        line = f"{result['day']}: not due before {result['send_at']} UTC"
+    else:
+        line = f"{result.get('day', '')}: {result.get('note', '')}"
+    click.echo(f"{step:>12}: {line}")
+
+
+@cli.command()
+@click.option("--no-crawl", is_flag=True, help="Skip the crawl (label, cluster and send only). Example: --no-crawl")
+@click.option("--digest-now", is_flag=True,
+              help="Make yesterday's digest now even before [digest] send_at. Example: --digest-now")
+@pass_env
+def run(env: Env, no_crawl: bool, digest_now: bool) -> None:
+    """One unattended round: crawl, classify, cluster, and send yesterday's digest once it is due.
+
+    Runs under a lock beside the database, so overlapping cron runs cannot collide (a second one
+    exits 75 at once). A failing step does not stop the others; any failure makes the exit
+    non-zero. The digest goes out at the first run at or after [digest] send_at (UTC), to each
+    recipient once; later runs that day retry only recipients that failed.
+
+    Example: supplywatch --config /etc/supplywatch.toml run
+    """
+    app.run(env.config, env.db, crawl_sources=not no_crawl, digest_now=digest_now, report=_run_line)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +23,12 @@ DEFAULT_CONFIG = "supplywatch.toml"
 DEFAULT_DB = "supplywatch.db"
 SOURCE_KEYS = {"name", "kind", "url", "vendor", "follow", "next", "enabled"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SECURITY = ("starttls", "ssl", "none")
+RECIPIENT_KEYS = {"address", "labels", "min_score", "suppliers"}
+SUBJECT_FIELDS = ("day", "count", "top")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Characters that end or split a mail header line (CR, LF, NEL, U+2028/9) and the other controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -31,6 +38,8 @@ class Config:
     sources: list[dict[str, Any]] = field(default_factory=list)
     classifier: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    email: dict[str, Any] = field(default_factory=dict)  # [email], with its validated "recipients" list
+    digest: dict[str, Any] = field(default_factory=dict)  # [digest]: when `run` sends it, where it writes it
 
     def source(self, name: str) -> dict[str, Any]:
         for src in self.sources:
@@ -135,6 +144,116 @@ def _check_source(src: Any, index: int, where: Path | str) -> dict[str, Any]:
             "enabled": bool(src.get("enabled", True))}
 
 
+def check_address(value: Any, *, allow_name: bool = False) -> str:
+    """``value`` as a normalised mail address, or ValueError saying what is wrong with it.
+
+    A bare ``alice@example.com``; with ``allow_name`` also ``Name <alice@example.com>``. Control
+    characters (CR, LF...) are refused, not stripped: an address is never silently changed.
+    """
+    from email.errors import MessageError
+    from email.headerregistry import Address
+
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("empty address")
+    if _CONTROL.search(value):
+        raise ValueError("control characters in address")
+    name, spec = "", value.strip()
+    match = re.fullmatch(r"(.*?)\s*<([^<>]*)>", spec)
+    if match:
+        if not allow_name:
+            raise ValueError(f"expected a bare address such as alice@example.com, not {value!r}")
+        name, spec = match.group(1).strip(), match.group(2).strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1]
+    if not spec.isascii():
+        raise ValueError(f"{spec!r}: non-ASCII addresses are not supported")
+    try:
+        addr = Address(display_name=name, addr_spec=spec)
+    except (ValueError, IndexError, MessageError) as exc:  # the parser raises IndexError for "a@"
+        why = "incomplete" if isinstance(exc, IndexError) else exc
+        raise ValueError(f"{spec!r} is not a mail address ({why})") from None
+    if not addr.username or not addr.domain:
+        raise ValueError(f"{spec!r} is not a mail address (expected name@domain)")
+    return str(addr)
+
+
+def _label_names() -> list[str]:
+    """The digest's section labels (imported only when a recipient names labels)."""
+    from reports.digest import HEADLINE, TOPICS
+
+    return [HEADLINE, *TOPICS]
+
+
+def _check_email(opts: dict[str, Any], recipients: Any, where: str) -> dict[str, Any]:
+    """Validate [email] (after environment overrides) and its [[email.recipients]]; returns both in one dict."""
+    label = f"{where}: [email]"
+    if opts["security"] not in SECURITY:
+        raise ConfigError(f"{label} security must be one of {', '.join(SECURITY)}, not {opts['security']!r}")
+    if not 0 <= opts["smtp_port"] <= 65535:
+        raise ConfigError(f"{label} smtp_port must be within 0..65535 (0: the usual port for the security)")
+    if not opts["smtp_host"].strip() or re.search(r"[\s\x00-\x1f]", opts["smtp_host"]):
+        raise ConfigError(f"{label} smtp_host must be a host name or address, not {opts['smtp_host']!r}")
+    if opts["timeout"] <= 0:
+        raise ConfigError(f"{label} timeout must be more than 0 seconds")
+    for key in ("username_env", "password_env"):
+        if opts[key] and not _ENV_NAME.fullmatch(opts[key]):
+            raise ConfigError(f"{label} {key} must be the NAME of an environment variable (letters, digits, _), "
+                              f"not {opts[key]!r}")
+    if bool(opts["username_env"]) != bool(opts["password_env"]):
+        raise ConfigError(f"{label} username_env and password_env go together: set both or neither")
+    if opts["from"]:
+        try:
+            opts["from"] = check_address(opts["from"], allow_name=True)
+        except ValueError as exc:
+            raise ConfigError(f"{label} from: {exc}") from None
+    for key in ("list_id", "subject"):
+        if not opts[key].strip() or _CONTROL.search(opts[key]):
+            raise ConfigError(f"{label} {key} must be one line of text")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(opts["subject"]) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{label} subject: bad template {opts['subject']!r} ({exc})") from None
+    for name in fields:
+        if name not in SUBJECT_FIELDS:
+            raise ConfigError(f"{label} subject: unknown placeholder {{{name}}} "
+                              f"(known: {', '.join('{' + f + '}' for f in SUBJECT_FIELDS)})")
+    if not isinstance(recipients, list):
+        raise ConfigError(f"{label} recipients must be an array of tables ([[email.recipients]])")
+    checked: list[dict[str, Any]] = []
+    for i, rcpt in enumerate(recipients, 1):
+        where_r = f"{where}: [[email.recipients]] #{i}"
+        if not isinstance(rcpt, dict):
+            raise ConfigError(f"{where_r} is not a table")
+        unknown = set(rcpt) - RECIPIENT_KEYS
+        if unknown:
+            raise ConfigError(f"{where_r}: unknown key(s) {', '.join(sorted(unknown))} "
+                              f"(known: {', '.join(sorted(RECIPIENT_KEYS))})")
+        if "address" not in rcpt:
+            raise ConfigError(f"{where_r}: missing address")
+        try:
+            address = check_address(rcpt["address"])
+        except ValueError as exc:
+            raise ConfigError(f"{where_r}: address: {exc}") from None
+        where_r = f"{where}: recipient {address}"
+        labels = rcpt.get("labels", [])
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ConfigError(f"{where_r}: labels must be a list of label names")
+        for name in labels:
+            if name not in _label_names():
+                raise ConfigError(f"{where_r}: unknown label {name!r} (one of: {', '.join(_label_names())})")
+        min_score = rcpt.get("min_score", 0.0)
+        if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not 0 <= min_score <= 1:
+            raise ConfigError(f"{where_r}: min_score must be a number within 0..1, not {min_score!r}")
+        suppliers = rcpt.get("suppliers", [])
+        if not isinstance(suppliers, list) or not all(isinstance(x, str) and x.strip() for x in suppliers):
+            raise ConfigError(f"{where_r}: suppliers must be a list of supplier names")
+        if any(r["address"].lower() == address.lower() for r in checked):
+            raise ConfigError(f"{where}: recipient {address} is listed twice")
+        checked.append({"address": address, "labels": labels, "min_score": float(min_score),
+                        "suppliers": [s.strip() for s in suppliers]})
+    return {**opts, "recipients": checked}
+
+
 def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
          require_file: bool = False) -> Config:
     """Build the configuration. ``path`` None means $SUPPLYWATCH_CONFIG or ./supplywatch.toml if present."""
@@ -155,10 +274,12 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
         if section not in known_sections | future_sections:
             raise ConfigError(f"{where}: unknown section [{section}]")
     sections = {}
-    for section in ("crawl", "classifier"):
+    for section in ("crawl", "classifier", "email", "digest"):
         values = user.get(section, {})
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: [{section}] must be a table")
+        if section == "email":  # [[email.recipients]] is a list of tables, checked on its own below
+            values = {k: v for k, v in values.items() if k != "recipients"}
         sections[section] = _merge_section(defaults[section], values, f"{where}: [{section}]")
         for key, like in defaults[section].items():
             name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
@@ -183,7 +304,14 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
             raise ConfigError(f"{where}: [crawl] {key} must be at least 1")
     if sections["classifier"]["batch_size"] < 1 or not 16 <= sections["classifier"]["max_length"] <= 512:
         raise ConfigError(f"{where}: [classifier] batch_size must be >= 1 and max_length within 16..512")
-    return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user, classifier=sections["classifier"])
+    if not 0 <= sections["classifier"]["story_window_days"] <= 365:
+        raise ConfigError(f"{where}: [classifier] story_window_days must be within 0..365")
+    email = _check_email(sections["email"], user.get("email", {}).get("recipients", []), where)
+    digest = sections["digest"]
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest["send_at"]):
+        raise ConfigError(f"{where}: [digest] send_at must be HH:MM (UTC, 24-hour), not {digest['send_at']!r}")
+    return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user, classifier=sections["classifier"],
+                  email=email, digest=digest)
 
 
 def db_path(option: str | None, env: dict[str, str] | None = None) -> str:

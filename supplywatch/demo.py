@@ -72,10 +72,13 @@ def run_demo(out: Path, *, port: int = 0, serve: bool = False) -> None:
             for hit in hits:
                 click.echo(f"  #{hit['id']} [{hit['source']}] {hit['title']}\n      {' '.join(hit['snippet'].split())}")
         click.echo("\nClassifying (loads the transformer model once)...")
-        counts = app.classify(cfg, str(db))
+        clf = app.classifier(cfg)
+        counts = app.classify(cfg, str(db), clf=clf)
+        grouped = app.cluster(cfg, str(db), encoder=clf.encoder)
         with app.open_store(str(db), create=False) as store:
             flagged = store.flagged("supply_chain_cert_compromise")
         click.echo(f"Labelled {counts['documents']} documents with model {counts['model_version']}.")
+        click.echo(f"Grouped them into {grouped['new_stories']} stories (one event, every outlet that carried it).")
         click.echo(f"\nFlagged as supply-chain certificate / signing-key compromises ({len(flagged)}):")
         for row in sorted(flagged, key=lambda r: -r["score"]):
             click.echo(f"  {row['score']:.2f}  [{row['source']}] {row['title']}\n        evidence: {row['evidence'][:200]}")

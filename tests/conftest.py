@@ -5,6 +5,8 @@ Nothing here mocks the network or the store: crawls go through Scrapy to the loc
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,56 @@ class Crawl:
 @pytest.fixture
 def crawl(tmp_path: Path, db_path: str) -> Crawl:
     return Crawl(tmp_path, db_path)
+
+
+# -- headless Chromium, for the tests of rendered pages (marked `browser`) ------------------------
+
+BROWSER_INSTALL = "run `make browser` (as root it runs: apt-get install -y chromium chromium-driver)"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1000,1400",
+    "--hide-scrollbars", "--force-device-scale-factor=1", "--lang=en-US",
+    # Nothing beyond 127.0.0.1: every other host goes to a closed proxy port (loopback bypasses proxies)
+    # and fails to resolve, and Chromium's own background traffic is off.
+    "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-default-apps", "--disable-extensions",
+]
+
+
+def _no_browser(reason: str) -> None:
+    """Skip, or fail under CI (CI=true), where a missing browser must not pass silently as skips."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"headless Chromium is missing: {reason}; {BROWSER_INSTALL}", pytrace=False)
+    pytest.skip(f"headless Chromium is missing: {reason}; {BROWSER_INSTALL}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven through chromium-driver, headless, 1000x1400, offline but for 127.0.0.1.
+
+    The driver's path is always given, so Selenium Manager (which would download drivers) never runs.
+    """
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    missing = [name for name, path in (("chromium", chromium), ("chromedriver", driver_path)) if not path]
+    if missing:
+        _no_browser(" and ".join(missing) + " not on PATH")
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as exc:
+        _no_browser(f"selenium is not installed ({exc}; it is a dev dependency)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in CHROMIUM_ARGS:
+        options.add_argument(arg)
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    except WebDriverException as exc:
+        _no_browser(f"{chromium} did not start under {driver_path}: {exc.msg}")
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -56,6 +56,16 @@ def test_demo_crawls_every_source_cleanly(tmp_path):
         assert json.loads(doc["cves"]) == item["cves"]
 
     assert len(docs) == len(expected["articles"]) + len(expected["advisories"]) + len(expected["csaf"])
+    # Stories: the articles are grouped exactly as the site's author grouped them (one story per event,
+    # across outlets and follow-ups), and the founding example is one item with three outlets.
+    story_of = dict(conn.execute("select document_id, story_id from story_documents").fetchall())
+    assert set(story_of) == {d["id"] for d in docs}
+    truth: dict[str, set[int]] = {}
+    for article in expected["articles"]:
+        truth.setdefault(article["story"], set()).add(story_of[by_path[article["url_path"].lstrip("/")]["id"]])
+    assert all(len(ids) == 1 for ids in truth.values()), truth  # no story split
+    assert len({next(iter(ids)) for ids in truth.values()}) == len(truth)  # no two stories merged
+    assert "3 sources: " in digest.split("VULNERABILITIES")[0]
     health = {r["name"]: dict(r) for r in conn.execute("select * from sources")}
     assert {h["last_status"] for h in health.values()} == {"not_modified"}
     assert all(h["consecutive_failures"] == 0 for h in health.values())

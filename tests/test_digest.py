@@ -172,7 +172,7 @@ def test_golden_files(seeded, tmp_path):
     result = CliRunner().invoke(cli, ["--db", seeded, "digest", "--date", DAY, "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [str(out / f"digest-{DAY}.html"), str(out / f"digest-{DAY}.txt")]
+    assert result.output.splitlines() == [str(out / f"digest-{DAY}.{ext}") for ext in ("html", "txt", "eml")]
     for ext in ("html", "txt"):
         got = _stable((out / f"digest-{DAY}.{ext}").read_text("utf-8"))
         golden = GOLDEN / f"digest-{DAY}.{ext}"
@@ -325,3 +325,16 @@ def test_actions_phrases_order_and_limit():
 
 def test_digest_loads_nothing_heavy(seeded):
     assert _loaded(["--db", seeded, "digest", "--date", DAY]) == ""
+
+
+def test_config_templates_folder_is_used_by_the_cli_and_a_missing_one_is_one_line(seeded, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "digest.txt.j2").write_text("OUR HOUSE STYLE {{ digest.day }}: {{ digest.headline.items | length }}\n", "utf-8")
+    cfg = tmp_path / "supplywatch.toml"
+    cfg.write_text(f"[digest]\ntemplates = '{mine}'\n", "utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", seeded, "digest", "--date", DAY])
+    assert result.exit_code == 0 and result.output == f"OUR HOUSE STYLE {DAY}: 1\n"
+    cfg.write_text(f"[digest]\ntemplates = '{tmp_path / 'nowhere'}'\n", "utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", seeded, "digest", "--date", DAY])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "no such templates folder" in result.stderr

@@ -1,0 +1,399 @@
+"""Mailing the daily digest: per-recipient filtering, the MIME message, SMTP, and send-then-mark.
+
+The message is built with the standard library's ``email`` package (multipart/alternative, text
+then HTML, both UTF-8). Every header value that comes from feeds or configuration goes through
+:func:`sanitize_header` first. Delivery state lives in the store (``Store.start_delivery``,
+``mark_sent``, ``mark_failed``): a recipient is marked sent only once the server has accepted the
+message, a failure is recorded and the other recipients go on, and a retry reuses the Message-ID.
+``smtplib`` and ``ssl`` are imported only when something is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+
+from store.errors import ConfigError
+
+from .digest import TOPIC_LIMIT, Digest, Section
+from .render import render_digest
+
+# build_digest's topic_limit when the digest is to be filtered per recipient: keep every story,
+# so each recipient's copy is cut after filtering and its "and N more" counts are exact.
+UNCUT = 1_000_000
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+PLACEHOLDER_FROM = "supplywatch <supplywatch@localhost>"
+PLACEHOLDER_TO = "digest-recipient@example.invalid"
+HEADER_LIMIT = 300  # characters; the policy folds long headers, this only keeps a hostile title from bloating one
+
+# RFC 2047 encoded words, loosely (any charset text, any one-letter encoding): we decode more than a
+# strict parser would, never less, so nothing a mail client would decode can hide a CR or LF.
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([A-Za-z])\?([^?]*)\?=")
+# Characters that end or split a header line (CR, LF, NEL, U+2028/9), other C0/C1 controls, DEL,
+# zero-width and bidi controls, BOM, and lone surrogates (which cannot be encoded at all).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    charset, encoding, data = match.group(1).split("*")[0] or "utf-8", match.group(2).lower(), match.group(3)
+    try:
+        if encoding == "q":
+            raw = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes.fromhex(m.group(1).decode()),
+                         data.encode("utf-8", "replace").replace(b"_", b" "))
+        elif encoding == "b":
+            raw = base64.b64decode(data + "=" * (-len(data) % 4))
+        else:
+            return match.group(0)  # not an encoding anyone decodes; neutralised below anyway
+    except (binascii.Error, ValueError):
+        return " "
+    try:
+        return raw.decode(charset, "replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):  # unknown or non-text codec ("zlib")
+        return raw.decode("utf-8", "replace")
+
+
+def sanitize_header(value: Any, limit: int = HEADER_LIMIT) -> str:
+    """``value`` as one safe line for a mail header: no way to end the header or start another.
+
+    Encoded words (``=?utf-8?q?...?=``) are decoded first, repeatedly (one may decode into
+    another), so a CR/LF hidden inside one is seen; then line breaks (CR, LF, NEL, U+2028/9),
+    other control characters, zero-width and bidi controls become spaces, whitespace is collapsed,
+    and any ``=?`` left over is broken up so no parser decodes it again. The mail policy encodes the
+    result afresh. Longer than ``limit`` characters is cut with an ellipsis.
+    """
+    text = "" if value is None else str(value)
+    for _ in range(5):
+        decoded = _ENCODED_WORD.sub(_decode_word, text)
+        if decoded == text:
+            break
+        text = decoded
+    text = " ".join(_UNSAFE.sub(" ", text).split())
+    text = text.replace("=?", "= ?")
+    if len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text
+
+
+# -- per-recipient digests ---------------------------------------------------------------
+
+
+@dataclass
+class Recipient:
+    """One configured recipient. ``suppliers`` is stored for the supplier section to come; it filters nothing yet."""
+
+    address: str
+    labels: list[str] = field(default_factory=list)
+    min_score: float = 0.0
+    suppliers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, entry: Mapping[str, Any]) -> Recipient:
+        return cls(entry["address"], list(entry.get("labels") or []), float(entry.get("min_score") or 0.0),
+                   list(entry.get("suppliers") or []))
+
+
+def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: float = 0.0,
+                  topic_limit: int | None = TOPIC_LIMIT) -> Digest:
+    """A copy of ``digest`` with only the sections of ``labels`` (all when empty) and items scoring ``min_score`` or more.
+
+    Topic sections are cut to ``topic_limit`` after filtering (the headline section never is) and
+    each section's ``total`` is recomputed, so build the digest with ``topic_limit=UNCUT`` for exact
+    "and N more" counts; a section already cut keeps its hidden stories in the count only when no
+    ``min_score`` applies (their scores are not known). ``digest`` itself is left unchanged.
+    """
+    wanted = set(labels)
+
+    def keep(section: Section, limit: int | None) -> Section:
+        if wanted and section.label not in wanted:
+            return replace(section, items=[], total=0)
+        items = [item for item in section.items if item.score >= min_score]
+        hidden = section.more if min_score <= 0 else 0
+        return replace(section, items=items[:limit] if limit else items, total=len(items) + hidden)
+
+    return replace(digest, headline=keep(digest.headline, None), topics=[keep(s, topic_limit) for s in digest.topics])
+
+
+def for_recipient(digest: Digest, recipient: Recipient) -> Digest:
+    return filter_digest(digest, labels=recipient.labels, min_score=recipient.min_score)
+
+
+def story_count(digest: Digest) -> int:
+    """Stories in the digest: those shown (a story in two topic sections counts once) plus those cut."""
+    shown = {" ".join(item.title.split()).casefold() for section in digest.sections for item in section.items}
+    return len(shown) + sum(section.more for section in digest.sections)
+
+
+def subject(digest: Digest, template: str) -> str:
+    """The Subject: ``template`` with ``{day}``, ``{count}`` and ``{top}`` (the first story's title), sanitised."""
+    top = digest.sections[0].items[0].title if digest.sections else ""
+    return sanitize_header(template.format(day=digest.day, count=story_count(digest), top=sanitize_header(top)))
+
+
+# -- the message -------------------------------------------------------------------------
+
+
+def _address(value: str) -> Address:
+    """An already validated ``Name <addr>`` or bare address as a header object (the policy quotes and encodes it)."""
+    name, spec = parseaddr(value)
+    return Address(display_name=sanitize_header(name), addr_spec=spec or value)
+
+
+def _domain(sender: str) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    return domain if re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", domain) else "supplywatch.local"
+
+
+def new_message_id(sender: str) -> str:
+    """A fresh ``<...@domain>`` Message-ID in the sender's domain (no DNS look-up of our own host name)."""
+    return make_msgid(idstring="supplywatch", domain=_domain(sender))
+
+
+def build_message(digest: Digest, *, sender: str, to: str, subject_template: str, list_id: str,
+                  message_id: str | None = None, templates_dir: str | Path | None = None,
+                  now: datetime | None = None) -> EmailMessage:
+    """The digest as it is mailed: multipart/alternative, text/plain then text/html, both UTF-8.
+
+    Without ``message_id`` a fresh one is made; the mailer replaces it (``msg.replace_header``) with
+    the one the store hands out, after rendering, so a template error never leaves a delivery started.
+    """
+    rendered = render_digest(digest, templates_dir=templates_dir)
+    msg = EmailMessage(policy=email_policy.SMTP)
+    msg["From"] = _address(sender)
+    msg["To"] = _address(to)
+    msg["Subject"] = subject(digest, subject_template)
+    msg["Date"] = format_datetime(now or datetime.now(UTC))
+    msg["Message-ID"] = sanitize_header(message_id or new_message_id(sender))
+    msg["List-Id"] = sanitize_header(list_id)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer it
+    msg["X-Supplywatch-Day"] = sanitize_header(digest.day)
+    # Quoted-printable: the HTML has lines far over SMTP's 998-octet limit, and 8bit needs 8BITMIME.
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+# -- SMTP --------------------------------------------------------------------------------
+
+
+class SendFailed(Exception):
+    """One message was not accepted. ``refused``: the server said no to the address; ``connection``:
+    no connection (or login) could be made, so the other recipients would fail the same way."""
+
+    def __init__(self, message: str, *, refused: bool = False, connection: bool = False):
+        super().__init__(message)
+        self.refused = refused
+        self.connection = connection
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int
+    security: str
+    timeout: float
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_config(cls, opts: Mapping[str, Any], environ: Mapping[str, str]) -> SmtpSettings:
+        """From the [email] section; the credentials are read from the environment variables it names."""
+        username = password = ""
+        if opts.get("username_env"):
+            values = []
+            for key in ("username_env", "password_env"):
+                name = opts[key]
+                if not environ.get(name):
+                    raise ConfigError(f"environment variable {name} (named by [email] {key}) is not set")
+                values.append(environ[name])
+            username, password = values
+        return cls(opts["smtp_host"], opts["smtp_port"] or DEFAULT_PORTS[opts["security"]], opts["security"],
+                   float(opts["timeout"]), username, password)
+
+
+def _response(resp: bytes | str) -> str:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    return " ".join(text.split())
+
+
+def describe(exc: BaseException, settings: SmtpSettings) -> str:
+    """One line saying what went wrong talking to the server (never a traceback, never the password)."""
+    import smtplib
+    import socket
+    import ssl
+
+    where = settings.where
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"{where} refused the login of user {settings.username!r}: {exc.smtp_code} {_response(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read timeout as a disconnection ("Connection unexpectedly closed: timed out").
+        if "timed out" in str(exc):
+            return f"{where} did not answer within {settings.timeout:g} s"
+        return f"{where} closed the connection unexpectedly"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{where} answered {exc.smtp_code} {_response(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPException):
+        return f"{where}: {_response(str(exc))}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot connect to {where}: connection refused (is the SMTP server running there?)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the SMTP host {settings.host!r}: {exc.strerror or exc}"
+    if isinstance(exc, TimeoutError):
+        return f"{where} did not answer within {settings.timeout:g} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"{where}: TLS certificate not trusted: {exc.verify_message or exc}"
+    if isinstance(exc, ssl.SSLError):
+        return f"{where}: TLS failed: {exc.reason or exc}"
+    if isinstance(exc, OSError):
+        return f"cannot talk to {where}: {exc.strerror or _response(str(exc))}"
+    return f"{where}: {type(exc).__name__}: {_response(str(exc))}"
+
+
+class Mailer:
+    """One SMTP connection, opened at the first message and opened again after one was lost."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self._smtp: Any = None
+
+    def _connect(self) -> Any:
+        import smtplib
+        import ssl
+
+        s = self.settings
+        smtp = None
+        try:
+            if s.security == "ssl":
+                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            smtp.ehlo()
+            if s.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise SendFailed(f"{s.where} does not offer STARTTLS (set [email] security = \"none\" only for "
+                                     "a relay on a trusted network)", connection=True)
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.username:
+                if not smtp.has_extn("auth"):
+                    raise SendFailed(f"{s.where} does not offer AUTH, but [email] username_env is set", connection=True)
+                smtp.login(s.username, s.password)
+        except BaseException as exc:
+            if smtp is not None:
+                smtp.close()
+            if isinstance(exc, SendFailed):
+                raise
+            if isinstance(exc, OSError):  # smtplib's exceptions, sockets, TLS, timeouts
+                raise SendFailed(describe(exc, s), connection=True) from None
+            raise
+        return smtp
+
+    def send(self, msg: EmailMessage, sender: str, recipient: str) -> None:
+        """Send ``msg`` to ``recipient`` alone; returns only once the server has accepted it, else SendFailed."""
+        import smtplib
+
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            refused = self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:  # smtplib has reset the transaction: the connection lives on
+            code, resp = exc.recipients.get(recipient) or next(iter(exc.recipients.values()))
+            raise SendFailed(f"refused by {self.settings.where}: {code} {_response(resp)}", refused=True) from None
+        except smtplib.SMTPSenderRefused as exc:
+            self.close()
+            raise SendFailed(f"sender {exc.sender} refused by {self.settings.where}: {exc.smtp_code} "
+                             f"{_response(exc.smtp_error)}") from None
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            why = (f"did not answer within {self.settings.timeout:g} s" if "timed out" in str(exc)
+                   else "closed the connection")
+            raise SendFailed(f"{self.settings.where} {why} before accepting the message "
+                             "(it may or may not have been delivered)") from None
+        except OSError as exc:
+            # After a data error, a timeout or a reset the session's state is unknown: start afresh.
+            self.close()
+            raise SendFailed(describe(exc, self.settings)) from None
+        if refused:  # only when some of several recipients were refused; we send to one at a time
+            code, resp = refused.get(recipient) or next(iter(refused.values()))
+            raise SendFailed(f"refused by {self.settings.where}: {code} {_response(resp)}", refused=True)
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except Exception:  # the connection is already gone: nothing left to tidy up
+            smtp.close()
+
+
+# -- send-then-mark ----------------------------------------------------------------------
+
+SENT, SKIPPED, REFUSED, FAILED = "sent", "skipped", "refused", "failed"
+
+
+def deliver(store: Any, digest: Digest, recipients: list[Recipient], opts: Mapping[str, Any], *,
+            environ: Mapping[str, str], force: bool = False, templates_dir: str | Path | None = None,
+            report: Callable[[dict[str, Any]], None] | None = None,
+            mailer: Mailer | None = None) -> list[dict[str, Any]]:
+    """Mail ``digest`` (built with ``topic_limit=UNCUT``) to each recipient, send-then-mark; one result per recipient.
+
+    A recipient the store marks sent for this day is skipped unless ``force``. Otherwise the
+    delivery is started (keeping the Message-ID of an earlier failed attempt), the message sent,
+    and marked sent only after the server accepted it; a failure is marked failed and the others
+    go on. When the connection or login itself fails, the remaining recipients are marked failed
+    with the same error without trying again (no hammering, no account lock-out). Results are
+    dicts: recipient, status (sent/skipped/refused/failed), message_id, error; ``report`` gets
+    each as it happens. Raises ConfigError before touching anything when [email] cannot send.
+    """
+    sender = opts.get("from") or ""
+    if not sender:
+        raise ConfigError("[email] from is not set: the sender's address is needed to send the digest")
+    mailer = mailer or Mailer(SmtpSettings.from_config(opts, environ))
+    envelope_from = parseaddr(sender)[1]
+    results: list[dict[str, Any]] = []
+    broken: SendFailed | None = None
+    try:
+        for rcpt in recipients:
+            row = store.delivery(digest.day, rcpt.address)
+            if row and row["status"] == "sent" and not force:
+                result = {"recipient": rcpt.address, "status": SKIPPED, "message_id": row["message_id"], "error": ""}
+            else:
+                msg = build_message(for_recipient(digest, rcpt), sender=sender, to=rcpt.address,
+                                    subject_template=opts["subject"], list_id=opts["list_id"],
+                                    templates_dir=templates_dir)
+                already_sent = bool(row and row["status"] == "sent")
+                message_id = store.start_delivery(digest.day, rcpt.address, new_message_id(sender), renew=already_sent)
+                msg.replace_header("Message-ID", message_id)
+                try:
+                    if broken is not None:
+                        raise broken
+                    mailer.send(msg, envelope_from, rcpt.address)
+                except SendFailed as exc:
+                    if exc.connection:
+                        broken = exc
+                    store.mark_failed(digest.day, rcpt.address, str(exc))
+                    result = {"recipient": rcpt.address, "status": REFUSED if exc.refused else FAILED,
+                              "message_id": message_id, "error": str(exc)}
+                else:
+                    store.mark_sent(digest.day, rcpt.address)
+                    result = {"recipient": rcpt.address, "status": SENT, "message_id": message_id, "error": ""}
+            results.append(result)
+            if report is not None:
+                report(result)
+    finally:
+        mailer.close()
+    return results
