@@ -25,6 +25,8 @@ SECTION_TITLES = {
     "data_breach": "Data breaches",
 }
 TOPIC_LIMIT = 10
+SUPPLIERS = "suppliers"  # the "Your suppliers" section's key (not a classifier label)
+SUPPLIERS_TITLE = "Your suppliers"
 MAX_ACTIONS = 3
 MAX_SENTENCE_CHARS = 400
 
@@ -38,8 +40,12 @@ _ASKED = re.compile(
     r"|should|must|need\s+to)\b",
     re.IGNORECASE,
 )
+# Someone recommends, or the sentence is an instruction that starts with a remedy ("Delete the
+# connection..."). A remedy in the company's own voice ("it will rotate the credentials") is news, not a request.
 _REMEDY = re.compile(
-    r"\b(?:recommends?|recommended|delete|re-?establish|rotate|update\s+to|upgrade\s+to|revoke)\b",
+    r"\b(?:recommends?|recommended|advises|urges)\b"
+    r"|^(?:please\s+|immediately\s+)?(?:delete|remove|re-?establish|re-?create|rotate|reset|revoke|update|upgrade|apply"
+    r"|install|uninstall|disable|replace|review|change|block|restrict)\b",
     re.IGNORECASE,
 )
 # Words of which a sentence must hold one for _ASKED, or _REMEDY, to match: a cheap test first, since most
@@ -47,7 +53,8 @@ _REMEDY = re.compile(
 # for "i", which casefold() keeps apart: they are mapped first, so the test never drops a sentence.
 _ASKED_WHO = ("customer", "user", "admin", "organi", "client", "tenant")
 _ASKED_VERB = ("advised", "asked", "urged", "encouraged", "instructed", "told", "should", "must", "need")
-_REMEDY_WORD = ("recommend", "delete", "establish", "rotate", "update", "upgrade", "revoke")
+_REMEDY_WORD = ("recommend", "advises", "urges", "delete", "remove", "establish", "create", "rotate", "reset", "revoke",
+                "update", "upgrade", "apply", "install", "disable", "replace", "review", "change", "block", "restrict")
 _FOLD = str.maketrans({"ı": "i", "İ": "i"})
 # A sentence's end: . ! or ? and any closing quotes or brackets, before a space and a capital or digit.
 # Starting at the mark (not a look-behind) lets re scan for it quickly.
@@ -79,8 +86,9 @@ def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
     """Sentences of ``text`` that ask something of customers, in document order, at most ``limit``.
 
     A sentence qualifies when customers (users, administrators...) are advised, asked, urged or
-    told to, or should do something, or it recommends, or names a remedy: delete, re-establish,
-    rotate, update/upgrade to, revoke. Over-long sentences are cut.
+    told to, or should do something; when someone recommends, advises or urges; or when it is an
+    instruction starting with a remedy (delete, re-establish, rotate, update, revoke...). The
+    company's own steps ("it will rotate the credentials") are not requests. Over-long sentences are cut.
     """
     found: list[str] = []
     for sentence in sentences(text):
@@ -142,6 +150,7 @@ class Item:
     links: list[Link]
     vendor: str = ""
     first_reported: str = ""  # the story's first day when it began before this digest's day (a follow-up)
+    suppliers: list[str] = field(default_factory=list)  # registered suppliers it names, subjects first
 
 
 @dataclass
@@ -163,10 +172,11 @@ class Digest:
     topics: list[Section]
     failing_sources: list[dict[str, Any]]
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    suppliers: Section | None = None  # "Your suppliers": stories naming a registered supplier (None: none do)
 
     @property
     def sections(self) -> list[Section]:
-        return [s for s in [self.headline, *self.topics] if s.items]
+        return [s for s in [self.suppliers, self.headline, *self.topics] if s is not None and s.items]
 
     @property
     def empty(self) -> bool:
@@ -183,7 +193,9 @@ class _Story:
         return max(hits, key=lambda h: h[1]["score"]) if hits else None
 
     def item(self, label: str) -> Item:
-        doc, lab = self.best(label)  # type: ignore[misc]
+        """The story as an item of ``label``'s section; with ``label`` "" (the suppliers section, a story
+        flagged with nothing), led by its first document, without label or score."""
+        doc, lab = self.best(label) if label else (self.docs[0], {"score": 0.0, "evidence": ""})  # type: ignore[misc]
         sources: list[str] = []
         links: list[Link] = []
         actions: list[str] = []
@@ -226,4 +238,30 @@ def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC
     headline = _section(HEADLINE, stories, None)
     rest = [s for s in stories if not s.best(HEADLINE)]
     topics = [_section(label, rest, topic_limit) for label in TOPICS]
-    return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources())
+    return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources(),
+                  suppliers=_suppliers_section(store, day))
+
+
+def _suppliers_section(store: Any, day: str) -> Section | None:
+    """Every story of ``day`` naming a registered supplier, flagged or not (None when none does).
+
+    An item carries the story's best flagged label and score (none when nothing is flagged) and the
+    suppliers it names, those named in a title or lead first; highest score first.
+    """
+    docs = store.digest_documents(day)
+    matches = store.supplier_matches_for([d["id"] for d in docs]) if docs else {}
+    if not matches:
+        return None
+    items = []
+    for story in _stories(docs):
+        named = sorted({(m["role"] != "subject", m["supplier"]) for d in story.docs for m in matches.get(d["id"], [])},
+                       key=lambda x: (x[0], x[1].casefold()))
+        if not named:
+            continue
+        labels = sorted({lab["label"] for d in story.docs for lab in d["labels"]})
+        top = max(labels, key=lambda label: story.best(label)[1]["score"], default="")  # type: ignore[index]
+        item = story.item(top)
+        item.suppliers = list(dict.fromkeys(name for _, name in named))
+        items.append(item)
+    items.sort(key=lambda i: (-i.score, i.title.casefold()))
+    return Section(SUPPLIERS, SUPPLIERS_TITLE, items, len(items)) if items else None

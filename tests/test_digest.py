@@ -318,6 +318,10 @@ def test_actions_phrases_order_and_limit():
     assert extract_actions(text) == ["Acme recommends disabling the service.", "Administrators should rotate the keys.",
                                      "Users are urged to update to 2.0.1."]
     assert extract_actions("") == [] and extract_actions("The vendor deleted the files.") == []
+    # The company's own steps are news, not requests; an instruction is.
+    assert extract_actions("The retailer said it will rotate the credentials of every account. It has revoked "
+                           "the old certificate. Delete the connection and re-create it.") == [
+        "Delete the connection and re-create it."]
     long = "Customers should " + "really " * 200 + "act."
     (cut,) = extract_actions(long)
     assert len(cut) == 400 and cut.endswith("…")
