@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench bench-digest clean
 
 setup: $(VENV)/.installed
 
@@ -18,7 +18,21 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/supplywatch demo
 
-test: setup
+# Headless Chromium for the page tests (tests/test_browser.py, marked `browser`): Debian's chromium and
+# chromium-driver, never a downloaded driver. Installed when missing and we are root; otherwise a hint, and
+# those tests skip (or fail under CI=true).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium and chromium-driver (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "make browser: chromium or chromedriver is missing and we are not root; install them with"; \
+		echo "  sudo apt-get install -y chromium chromium-driver"; \
+		echo "(the browser tests skip without them, and fail when CI=true)"; \
+	fi
+
+test: setup browser
 	$(BIN)/pytest -q
 
 lint: setup
@@ -26,6 +40,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/crawl_bench.py
+	$(BIN)/python benchmarks/digest_bench.py
+
+bench-digest: setup
+	$(BIN)/python benchmarks/digest_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -37,24 +37,28 @@ _ASKED = re.compile(
     r"\b(?:customers|users|administrators|admins|organi[sz]ations|clients|tenants)\b"
     r"(?:\s+[\w'’-]+){0,8}?\s+"
     r"(?:(?:are|were|is|have\s+been|are\s+being)\s+(?:strongly\s+)?(?:advised|asked|urged|encouraged|instructed|told)"
-    r"|should|must|need\s+to)\b",
+    r"|should|must|(?<!not\s)(?<!n't\s)(?<!no\s)need\s+to)\b",  # "most users will not need to" asks nothing
     re.IGNORECASE,
 )
 # Someone recommends, or the sentence is an instruction that starts with a remedy ("Delete the
 # connection..."). A remedy in the company's own voice ("it will rotate the credentials") is news, not a request.
 _REMEDY = re.compile(
-    r"\b(?:recommends?|recommended|advises|urges)\b"
+    r"\b(?:recommends?|recommended)\b"
+    # "urges customers to", "is asking every customer that uses it to": a request. Not "advises several customers".
+    r"|\b(?:advis|urg|ask|tell|instruct|encourag)(?:es|s|ing)\s+(?:all\s+|every\s+|its\s+|their\s+|affected\s+)*"
+    r"(?:customers?|users?|administrators?|admins?|organi[sz]ations?|clients?|tenants?)\b.*\bto\b"
     r"|^(?:please\s+|immediately\s+)?(?:delete|remove|re-?establish|re-?create|rotate|reset|revoke|update|upgrade|apply"
     r"|install|uninstall|disable|replace|review|change|block|restrict)\b",
     re.IGNORECASE,
 )
 # Words of which a sentence must hold one for _ASKED, or _REMEDY, to match: a cheap test first, since most
-# sentences ask nothing (this halves the digest's time on a big day). re's IGNORECASE also takes "ı" and "İ"
-# for "i", which casefold() keeps apart: they are mapped first, so the test never drops a sentence.
+# sentences ask nothing (this more than halves the digest's time on a big day). Only the words the whole text
+# holds are looked for in its sentences. tests/test_actions_prefilter.py checks that the words cover the regexes.
 _ASKED_WHO = ("customer", "user", "admin", "organi", "client", "tenant")
 _ASKED_VERB = ("advised", "asked", "urged", "encouraged", "instructed", "told", "should", "must", "need")
-_REMEDY_WORD = ("recommend", "advises", "urges", "delete", "remove", "establish", "create", "rotate", "reset", "revoke",
-                "update", "upgrade", "apply", "install", "disable", "replace", "review", "change", "block", "restrict")
+_REMEDY_WORD = ("recommend", "advis", "urg", "ask", "tell", "instruct", "encourag", "delete", "remove", "establish",
+                "create", "rotate", "reset", "revoke", "update", "upgrade", "apply", "install", "disable", "replace",
+                "review", "change", "block", "restrict")
 _FOLD = str.maketrans({"ı": "i", "İ": "i"})
 # A sentence's end: . ! or ? and any closing quotes or brackets, before a space and a capital or digit.
 # Starting at the mark (not a look-behind) lets re scan for it quickly.
@@ -74,12 +78,24 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
-def _asks(sentence: str) -> bool:
-    folded = sentence.translate(_FOLD).casefold()
-    if any(w in folded for w in _REMEDY_WORD) and _REMEDY.search(sentence):
+def _fold(text: str) -> str:
+    # re's IGNORECASE also takes "ı" and "İ" for "i", which casefold() keeps apart: map them first.
+    return (text.translate(_FOLD) if "ı" in text or "İ" in text else text).casefold()
+
+
+def _holds(folded: str, words: tuple[str, ...]) -> bool:
+    for word in words:  # a loop, not any(<generator>): this runs for every sentence
+        if word in folded:
+            return True
+    return False
+
+
+def _asks(sentence: str, remedy: tuple[str, ...] = _REMEDY_WORD, verbs: tuple[str, ...] = _ASKED_VERB,
+          who: tuple[str, ...] = _ASKED_WHO) -> bool:
+    folded = _fold(sentence)
+    if _holds(folded, remedy) and _REMEDY.search(sentence):
         return True
-    return (any(w in folded for w in _ASKED_VERB) and any(w in folded for w in _ASKED_WHO)
-            and _ASKED.search(sentence) is not None)
+    return _holds(folded, verbs) and _holds(folded, who) and _ASKED.search(sentence) is not None
 
 
 def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
@@ -91,8 +107,14 @@ def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
     company's own steps ("it will rotate the credentials") are not requests. Over-long sentences are cut.
     """
     found: list[str] = []
+    folded = _fold(text or "")
+    remedy = tuple(w for w in _REMEDY_WORD if w in folded)
+    verbs = tuple(w for w in _ASKED_VERB if w in folded)
+    who = tuple(w for w in _ASKED_WHO if w in folded) if verbs else ()
+    if not remedy and not who:
+        return found
     for sentence in sentences(text):
-        if _asks(sentence):
+        if _asks(sentence, remedy, verbs, who):
             if len(sentence) > MAX_SENTENCE_CHARS:
                 sentence = sentence[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
             if sentence not in found:
@@ -246,13 +268,14 @@ def _suppliers_section(store: Any, day: str) -> Section | None:
     """Every story of ``day`` naming a registered supplier, flagged or not (None when none does).
 
     An item carries the story's best flagged label and score (none when nothing is flagged) and the
-    suppliers it names, those named in a title or lead first; highest score first.
+    suppliers it names, those named in a title or lead first; highest score first, then stories whose
+    subject is a supplier, then by title.
     """
     docs = store.digest_documents(day)
     matches = store.supplier_matches_for([d["id"] for d in docs]) if docs else {}
     if not matches:
         return None
-    items = []
+    items: list[tuple[bool, Item]] = []
     for story in _stories(docs):
         named = sorted({(m["role"] != "subject", m["supplier"]) for d in story.docs for m in matches.get(d["id"], [])},
                        key=lambda x: (x[0], x[1].casefold()))
@@ -262,6 +285,7 @@ def _suppliers_section(store: Any, day: str) -> Section | None:
         top = max(labels, key=lambda label: story.best(label)[1]["score"], default="")  # type: ignore[index]
         item = story.item(top)
         item.suppliers = list(dict.fromkeys(name for _, name in named))
-        items.append(item)
-    items.sort(key=lambda i: (-i.score, i.title.casefold()))
-    return Section(SUPPLIERS, SUPPLIERS_TITLE, items, len(items)) if items else None
+        items.append((named[0][0], item))  # named[0][0]: False when a supplier is the story's subject
+    items.sort(key=lambda x: (-x[1].score, x[0], x[1].title.casefold()))
+    shown = [item for _, item in items]
+    return Section(SUPPLIERS, SUPPLIERS_TITLE, shown, len(shown)) if shown else None

@@ -89,7 +89,7 @@ def sanitize_header(value: Any, limit: int = HEADER_LIMIT) -> str:
 
 @dataclass
 class Recipient:
-    """One configured recipient. ``suppliers`` is stored for the supplier section to come; it filters nothing yet."""
+    """One configured recipient. ``suppliers`` picks the stories of the "Your suppliers" section (empty: every supplier's)."""
 
     address: str
     labels: list[str] = field(default_factory=list)
@@ -103,15 +103,23 @@ class Recipient:
 
 
 def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: float = 0.0,
-                  topic_limit: int | None = TOPIC_LIMIT) -> Digest:
+                  topic_limit: int | None = TOPIC_LIMIT, suppliers: Iterable[str] = ()) -> Digest:
     """A copy of ``digest`` with only the sections of ``labels`` (all when empty) and items scoring ``min_score`` or more.
 
     Topic sections are cut to ``topic_limit`` after filtering (the headline section never is) and
     each section's ``total`` is recomputed, so build the digest with ``topic_limit=UNCUT`` for exact
     "and N more" counts; a section already cut keeps its hidden stories in the count only when no
     ``min_score`` applies (their scores are not known). ``digest`` itself is left unchanged.
+
+    The "Your suppliers" section is not a label's: ``labels`` and ``min_score`` leave it alone. With
+    ``suppliers`` (names, any case) it keeps only the stories naming one of them; without, all.
     """
     wanted = set(labels)
+    names = {" ".join(n.split()).casefold() for n in suppliers}
+    theirs = digest.suppliers
+    if theirs is not None and names:
+        items = [i for i in theirs.items if any(n.casefold() in names for n in i.suppliers)]
+        theirs = replace(theirs, items=items, total=len(items))
 
     def keep(section: Section, limit: int | None) -> Section:
         if wanted and section.label not in wanted:
@@ -120,11 +128,12 @@ def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: floa
         hidden = section.more if min_score <= 0 else 0
         return replace(section, items=items[:limit] if limit else items, total=len(items) + hidden)
 
-    return replace(digest, headline=keep(digest.headline, None), topics=[keep(s, topic_limit) for s in digest.topics])
+    return replace(digest, headline=keep(digest.headline, None), topics=[keep(s, topic_limit) for s in digest.topics],
+                   suppliers=theirs)
 
 
 def for_recipient(digest: Digest, recipient: Recipient) -> Digest:
-    return filter_digest(digest, labels=recipient.labels, min_score=recipient.min_score)
+    return filter_digest(digest, labels=recipient.labels, min_score=recipient.min_score, suppliers=recipient.suppliers)
 
 
 def story_count(digest: Digest) -> int:

@@ -20,10 +20,13 @@ import sqlite_utils
 from . import schema
 from .deliveries import DeliveriesMixin
 from .digest import DigestMixin
-from .errors import StoreError, UsageError
+from .errors import SchemaBehind, StoreError
+from .exports import ExportsMixin
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
+from .search import SearchMixin
 from .stories import StoriesMixin
+from .suppliers import SuppliersMixin
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -48,7 +51,7 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin):
+class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin, ExportsMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):
@@ -80,7 +83,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin):
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if readonly:
                 if version != schema.SCHEMA_VERSION:
-                    raise StoreError(
+                    raise (SchemaBehind if version < schema.SCHEMA_VERSION else StoreError)(
                         f"{path}: schema version {version}, expected {schema.SCHEMA_VERSION} "
                         "(open it once without read-only to migrate)"
                     )
@@ -175,6 +178,25 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin):
                 setattr(result, state, getattr(result, state) + 1)
             self._record_outcome(outcome, result)
         return result
+
+    def insert_documents(self, documents: Iterable[Document], now: str) -> int:
+        """Insert new documents in one transaction, without save_fetch's per-document dedup (bulk loads).
+
+        A document whose canonical URL or guid is already stored fails the whole batch (StoreError).
+        """
+        rows = []
+        for doc in documents:
+            row = asdict(doc)
+            for key in ("products", "cves", "flags"):
+                row[key] = json.dumps(row[key])
+            rows.append({**row, "content_hash": doc.content_hash, "fetched_at": now, "updated_at": now})
+        if not rows:
+            return 0
+        cols = list(rows[0])
+        sql = f"insert into documents ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
+        with self._guard(), self.db.atomic():
+            self.db.conn.executemany(sql, [[r[c] for c in cols] for r in rows])
+        return len(rows)
 
     def _find(self, doc: Document) -> dict[str, Any] | None:
         if doc.canonical_url:
@@ -274,35 +296,4 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin):
                 "select id, source, kind, title, published, text_source, url, length(text) as chars "
                 "from documents order by published desc, id desc limit ?",
                 [limit],
-            )
-
-    # -- search ----------------------------------------------------------------------------
-
-    def search(self, query: str, *, limit: int = 20, label: str | None = None,
-               min_score: float = 0.0) -> list[dict[str, Any]]:
-        """Full-text search over title and text; the user's words are always quoted (no FTS syntax).
-
-        With ``label``, only documents carrying that label with at least ``min_score``.
-        """
-        if not query.strip():
-            raise UsageError("empty search query")
-        if len(query) > 2000:
-            raise UsageError(f"search query too long ({len(query)} characters, at most 2000)")
-        quoted = self.db.quote_fts(query)
-        where, params = "", [quoted]
-        if label:
-            where = ("and exists (select 1 from labels l where l.document_id = d.id and l.label = ? "
-                     "and l.flagged = 1 and l.score >= ?)")
-            params += [label, min_score]
-        with self._guard():
-            return self.db.execute_returning_dicts(
-                f"""
-                select d.id, d.source, d.title, d.url, d.published,
-                       snippet(documents_fts, 1, '[', ']', '…', 16) as snippet,
-                       bm25(documents_fts) as rank
-                from documents_fts join documents d on d.rowid = documents_fts.rowid
-                where documents_fts match ? {where}
-                order by rank limit ?
-                """,
-                [*params, limit],
             )

@@ -23,7 +23,8 @@ class DigestMixin:
         """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``, and
         ``story_id``, ``story_first_published`` and ``story_documents`` (None before clustering).
 
-        ``labels`` lists the document's flagged labels (label, score, evidence), highest score first;
+        ``labels`` lists the document's flagged labels (label, score, evidence), highest score first,
+        after analysts' corrections: a label corrected to "no" is left out, one corrected to "yes" is in;
         it is empty for a document the classifier flagged with nothing (or has not labelled yet).
         """
         if not isinstance(day, str) or not _DAY.fullmatch(day):
@@ -43,9 +44,11 @@ class DigestMixin:
             if ids:
                 rows = self.db.execute_returning_dicts(
                     f"""
-                    select document_id, label, score, evidence from labels
-                    where flagged = 1 and document_id in ({','.join('?' * len(ids))})
-                    order by document_id, score desc, label
+                    select l.document_id, l.label, l.score, l.evidence from labels l
+                    left join corrections c on c.document_id = l.document_id and c.label = l.label
+                    where l.document_id in ({','.join('?' * len(ids))})
+                      and ((l.flagged = 1 and coalesce(c.value, 1) = 1) or c.value = 1)
+                    order by l.document_id, l.score desc, l.label
                     """, ids)
                 for row in rows:
                     labels[row.pop("document_id")].append(row)

@@ -33,6 +33,10 @@ class StoreError(SupplywatchError):
     exit_code = 3
 
 
+class SchemaBehind(StoreError):
+    """A read-only open found a file of an older schema: a writable open would migrate it."""
+
+
 class CrawlError(SupplywatchError):
     """The crawl itself could not run (not one source failing: that is recorded, not raised)."""
 

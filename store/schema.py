@@ -172,7 +172,51 @@ def _v3(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """The supplier register, which documents name which supplier, and what has been matched against which register."""
+    db["suppliers"].create(
+        {
+            "id": int,
+            "name": str,
+            "name_key": str,  # casefolded name: one supplier per name whatever its case
+            "aliases": str,  # JSON list
+            "domains": str,  # JSON list of host names (a subdomain matches too)
+            "products": str,  # JSON list
+            "tier": str,
+            "owner": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"name", "name_key"},
+        defaults={"aliases": "[]", "domains": "[]", "products": "[]", "tier": "", "owner": ""},
+    )
+    db["suppliers"].create_index(["name_key"], unique=True, index_name="suppliers_name_key")
+    db["supplier_matches"].create(
+        {
+            "document_id": int,
+            "supplier_id": int,
+            "role": str,  # subject (named in the title or lead) | mentioned
+            "field": str,  # title | lead | text | link: where it was found
+            "term": str,  # the name, alias, product or domain that matched
+        },
+        pk=("document_id", "supplier_id"),
+        foreign_keys=[("document_id", "documents", "id"), ("supplier_id", "suppliers", "id")],
+        not_null={"role", "field"},
+    )
+    db["supplier_matches"].create_index(["supplier_id"], index_name="supplier_matches_supplier")
+    # One row: bumped whenever the register changes in a way that can add matches, so every document is matched again.
+    db["supplier_register"].create({"id": int, "version": int}, pk="id", not_null={"version"})
+    db["supplier_register"].insert({"id": 1, "version": 0})
+    # Per document: the register version and content hash it was last matched with (stale when either differs).
+    db["supplier_match_state"].create(
+        {"document_id": int, "register_version": int, "content_hash": str, "matched_at": str},
+        pk="document_id",
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,6 +17,17 @@ def open_store(db: str, *, create: bool = True, readonly: bool = False) -> Store
     return Store.open(db, create=create, readonly=readonly)
 
 
+def open_readonly(db: str) -> Store:
+    """The store opened read-only (search, serve); an archive of an older schema is migrated once first."""
+    from store.errors import SchemaBehind
+
+    try:
+        return Store.open(db, readonly=True)
+    except SchemaBehind:
+        Store.open(db, create=False).close()  # migrating needs a writable file; a read-only one fails here, one line
+        return Store.open(db, readonly=True)
+
+
 def crawl(config: Config, db: str, *, source: str | None = None, force: bool = False) -> list[dict[str, Any]]:
     """Sync the configured sources into the store, then crawl them (or the one named)."""
     import crawlers
@@ -312,6 +323,54 @@ def cluster(config: Config, db: str, *, rebuild: bool = False, encoder: Any = No
     return counts
 
 
+def match_suppliers(config: Config | None, db: str, *, progress: Any = None) -> dict[str, Any]:
+    """Match every document that is new, edited, or not yet matched against the current supplier register.
+
+    The register and its automaton are read once; documents go in batches, each batch's matches saved
+    in one transaction. ``config`` is unused today (the register lives in the database). Returns counts:
+    documents matched, suppliers in the register, matches found, register version.
+    """
+    from .matching import matcher_for
+
+    counts = {"documents": 0, "suppliers": 0, "matches": 0, "register_version": 0}
+    with open_store(db) as store:
+        version = store.register_version()
+        suppliers = store.suppliers()
+        counts.update(suppliers=len(suppliers), register_version=version)
+        matcher = matcher_for(suppliers)
+        for batch in store.documents_to_match(version):
+            results = [(doc["id"], doc["content_hash"], [m.as_dict() for m in matcher.match(doc)]) for doc in batch]
+            store.save_supplier_matches(results, version)
+            counts["documents"] += len(results)
+            counts["matches"] += sum(len(r[2]) for r in results)
+            if progress:
+                progress(counts["documents"])
+    return counts
+
+
+def import_suppliers(db: str, path: str, *, match: bool = True) -> dict[str, Any]:
+    """Read the supplier register CSV at ``path`` into the store (merging by name), then match the documents again.
+
+    Returns imported/merged counts, ``problems`` (one "line N: why" per skipped row) and ``matched``
+    (match_suppliers' counts; None without ``match``).
+    """
+    from .register import parse_csv
+
+    parsed = parse_csv(path)
+    with open_store(db, create=False) as store:
+        counts = store.import_suppliers(parsed.rows)
+    matched = match_suppliers(None, db) if match else None
+    return {**counts, "problems": parsed.problems, "matched": matched}
+
+
+def supplier_timeline(db: str, name: str, *, since: str | None = None) -> Any:
+    """The timeline of supplier ``name`` (a :class:`reports.timeline.Timeline`); UsageError with close names if unknown."""
+    from reports.timeline import build_timeline
+
+    with open_store(db, create=False) as store:
+        return build_timeline(store, name, since=since)
+
+
 def digest_due(config: Config, now: Any = None) -> tuple[str, bool]:
     """Yesterday's UTC day, and whether its digest is due at ``now`` (UTC; default the current time)."""
     from datetime import UTC, datetime, timedelta
@@ -357,6 +416,7 @@ def run(config: Config, db: str, *, crawl_sources: bool = True, digest_now: bool
 
         step("classify", _classify)
         step("cluster", lambda: cluster(config, db, encoder=holder["clf"].encoder if "clf" in holder else None))
+        step("suppliers", lambda: match_suppliers(config, db))
         day, due = digest_due(config, now)
         templates = config.digest["templates"] or None
         if not (due or digest_now):
@@ -376,3 +436,57 @@ def run(config: Config, db: str, *, crawl_sources: bool = True, digest_now: bool
     if errors:
         raise SupplywatchError(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
     return done
+
+
+# -- the browser archive and exports ----------------------------------------------------------------
+
+
+def serve(db: str, *, host: str = "127.0.0.1", port: int = 8001, ready: Any = None) -> None:
+    """Serve the archive read-only in Datasette until Ctrl-C (imports Datasette: only this command does)."""
+    from .archive import serve as serve_archive
+
+    serve_archive(db, host=host, port=port, ready=ready)
+
+
+def _write_atomically(out: str, data: str) -> None:
+    import os
+    from pathlib import Path
+
+    from store import UsageError
+
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(data, "utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def export_feed(db: str, out: str | None, *, label: str | None = None, days: int | None = None,
+                supplier: str | None = None) -> dict[str, Any]:
+    """The Atom feed of flagged stories, written to ``out`` (returned as ``xml`` when ``out`` is None)."""
+    from reports.exports import render_feed
+
+    with open_store(db, create=False) as store:
+        xml, entries = render_feed(store, label=label, days=days, supplier=supplier)
+    if out is not None:
+        _write_atomically(out, xml)
+    return {"entries": entries, "path": out, "xml": xml}
+
+
+def export_stix(db: str, out: str | None, *, label: str | None = None, days: int | None = None,
+                supplier: str | None = None) -> dict[str, Any]:
+    """The STIX 2.1 bundle of flagged stories, written to ``out`` (returned as ``json`` when ``out`` is None)."""
+    import json
+
+    from reports.exports import export_stix as bundle_of
+
+    with open_store(db, create=False) as store:
+        bundle = bundle_of(store, label=label, days=days, supplier=supplier)
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if out is not None:
+        _write_atomically(out, text)
+    reports = sum(1 for o in bundle["objects"] if o["type"] == "report")
+    return {"reports": reports, "objects": len(bundle["objects"]), "path": out, "json": text}

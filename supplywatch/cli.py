@@ -17,7 +17,7 @@ from store import SupplywatchError, UsageError
 
 from . import app
 from . import config as configuration
-from .output import echo_json, table
+from .output import echo_csv, echo_json, table
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # Label names without importing the classifier package's heavy parts (it imports none at top level).
@@ -182,19 +182,38 @@ def sources(env: Env, as_json: bool) -> None:
               "Example: --label supply_chain_cert_compromise")
 @click.option("--min-score", default=0.0, type=click.FloatRange(0, 1),
               help="With --label: only scores at least this high. Example: --min-score 0.8")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON. Example: --json")
+@click.option("--supplier", metavar="NAME", help="Only documents matched to this supplier of the register (any case). "
+              "Example: --supplier 'Acme Corp'")
+@click.option("--source", metavar="NAME", help="Only documents of this source (exact name). Example: --source bleepingcomputer")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only documents published on or after this day (UTC). "
+              "Example: --since 2026-01-01")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only documents published on or before this day (UTC). "
+              "Example: --until 2026-01-31")
+@click.option("--raw", is_flag=True, help="Parse QUERY as FTS5 syntax: \"phrases\", NEAR(a b, 5), prefix*, AND/OR/NOT, "
+              "title:word. Example: --raw 'title:\"signing key\" OR NEAR(stolen certificate, 5)'")
+@click.option("--json", "as_json", is_flag=True, help="Print results as a JSON list of objects. Example: --json")
+@click.option("--csv", "as_csv", is_flag=True, help="Print results as CSV with a header row (cells that a spreadsheet "
+              "would run as a formula are prefixed with '). Example: --csv > hits.csv")
 @pass_env
-def search(env: Env, query: str, limit: int, label: str | None, min_score: float, as_json: bool) -> None:
-    """Full-text search of titles and article text, best match first, with snippets.
+def search(env: Env, query: str, limit: int, label: str | None, min_score: float, supplier: str | None,
+           source: str | None, since: str | None, until: str | None, raw: bool, as_json: bool, as_csv: bool) -> None:
+    """Full-text search of titles and article text, best match (bm25, title weighted) first, with snippets.
 
-    Your words are searched as words (quotes, NEAR and * have no special meaning).
+    Your words are searched as words (quotes, NEAR and * have no special meaning) unless --raw.
+    The database is opened read-only.
 
-    Example: supplywatch search "stolen certificate"
+    Example: supplywatch search "stolen certificate" --since 2026-01-01 --label supply_chain_cert_compromise
     """
-    with app.open_store(env.db, create=False) as store:
-        rows = store.search(query, limit=limit, label=label, min_score=min_score)
+    if as_json and as_csv:
+        raise UsageError("--json and --csv cannot be used together")
+    with app.open_readonly(env.db) as store:
+        rows = store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier, source=source,
+                            since=since, until=until, raw=raw)
     if as_json:
         echo_json(rows)
+        return
+    if as_csv:
+        echo_csv(rows, ["id", "published", "source", "title", "url", "snippet", "rank"])
         return
     if not rows:
         click.echo("No matches.")
@@ -387,6 +406,127 @@ def digest(env: Env, day: str | None, out: str | None, send: bool, to: str | Non
         click.echo(f"Digest of {sent['day']}: {sent['sent']} sent, {sent['skipped']} already sent.")
 
 
+@cli.group(cls=Group, context_settings=CONTEXT)
+def suppliers() -> None:
+    """The supplier register: the companies whose incidents you must hear about, with aliases, domains and products.
+
+    Documents naming a supplier (name, alias or product as a whole word; a domain in a link) are
+    matched as they arrive (`supplywatch run`) and all again whenever the register changes.
+
+    Example: supplywatch suppliers import suppliers.csv && supplywatch suppliers list
+    """
+
+
+@suppliers.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_env
+def suppliers_import(env: Env, file: str) -> None:
+    """Add the suppliers of a CSV file to the register, then match every document against it again.
+
+    Columns: name,aliases,domains,products,tier,owner; aliases, domains and products separated by
+    ";". A supplier already registered (same name, any case) is merged: the lists are joined, a
+    given tier or owner replaces the old one. Bad rows are reported by line number and skipped.
+
+    Example: supplywatch suppliers import suppliers.csv
+    """
+    result = app.import_suppliers(env.db, file)
+    for problem in result["problems"]:
+        click.echo(f"{file}: {problem} (skipped)", err=True)
+    matched = result["matched"]
+    click.echo(f"Imported {result['imported']} suppliers, merged {result['merged']} into existing ones"
+               + (f", skipped {len(result['problems'])} bad rows" if result["problems"] else "") + "; "
+               f"matched {matched['documents']} documents ({matched['matches']} matches).")
+
+
+@suppliers.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print the register as JSON. Example: --json")
+@pass_env
+def suppliers_list(env: Env, as_json: bool) -> None:
+    """Show the register: each supplier's aliases, domains, products, tier, owner and matched documents.
+
+    Example: supplywatch suppliers list --json | jq '.[] | select(.tier == "1")'
+    """
+    with app.open_store(env.db, create=False) as store:
+        rows = store.suppliers()
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No suppliers yet: supplywatch suppliers import FILE.csv")
+        return
+    shown = [{**r, **{k: "; ".join(r[k]) for k in ("aliases", "domains", "products")}} for r in rows]
+    click.echo(table(shown, [("name", "NAME"), ("aliases", "ALIASES"), ("domains", "DOMAINS"), ("products", "PRODUCTS"),
+                             ("tier", "TIER"), ("owner", "OWNER"), ("documents", "DOCS")], max_width=40))
+
+
+@suppliers.command(name="match")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON. Example: --json")
+@pass_env
+def suppliers_match(env: Env, as_json: bool) -> None:
+    """Match the documents that are new or edited since the last match (`supplywatch run` does this after each crawl).
+
+    Example: supplywatch crawl && supplywatch suppliers match && supplywatch supplier Acme
+    """
+    app.open_store(env.db, create=False).close()  # a missing database is an error, not a new empty one
+    counts = app.match_suppliers(None, env.db)
+    if as_json:
+        echo_json(counts)
+        return
+    click.echo(f"Matched {counts['documents']} documents against {counts['suppliers']} suppliers: "
+               f"{counts['matches']} matches.")
+
+
+@suppliers.command(name="remove")
+@click.argument("name")
+@pass_env
+def suppliers_remove(env: Env, name: str) -> None:
+    """Remove a supplier (by name, any case) from the register, with its matches.
+
+    Example: supplywatch suppliers remove "Acme Corp"
+    """
+    from reports.timeline import unknown_supplier
+
+    with app.open_store(env.db, create=False) as store:
+        removed = store.remove_supplier(name)
+        if removed is None:
+            raise unknown_supplier(name, store.suppliers())
+    click.echo(f"Removed {removed['name']} and its {removed['matches']} matches.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--since", metavar="DATE", help="Only documents published on or after DATE. Example: --since 2021-01-01")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON. Example: --json")
+@click.option("--html", "html_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the timeline as an HTML page to FILE. Example: --html acme.html")
+@pass_env
+def supplier(env: Env, name: str, since: str | None, as_json: bool, html_file: str | None) -> None:
+    """A supplier's stories over time: each with its labels, scores, evidence and sources, oldest first.
+
+    NAME is the supplier's name or one of its aliases, in any case. Documents of one story (see
+    `supplywatch cluster`) are one entry; a story is "subject" when a document names the supplier
+    in its title or lead, else "mentioned".
+
+    Example: supplywatch supplier Quillmail --since 2021-01-01 --html quillmail.html
+    """
+    from reports.timeline import render_timeline_html, timeline_text
+
+    if as_json and html_file:
+        raise UsageError("--json and --html cannot be used together")
+    timeline = app.supplier_timeline(env.db, name, since=since)
+    if as_json:
+        echo_json(timeline.as_dict())
+        return
+    if html_file:
+        try:
+            Path(html_file).write_text(render_timeline_html(timeline), "utf-8")
+        except OSError as exc:
+            raise SupplywatchError(f"{html_file}: cannot write: {exc.strerror or exc}") from None
+        click.echo(html_file)
+        return
+    click.echo(timeline_text(timeline), nl=False)
+
+
 def _delivery_line(result: dict[str, Any]) -> None:
     status, who = result["status"], result["recipient"]
     if status == "sent":
@@ -408,6 +548,9 @@ def _run_line(step: str, result: Any) -> None:
         line = f"{result['documents']} documents labelled"
     elif step == "cluster":
         line = f"{result['documents']} documents: {result['new_stories']} new stories, {result['joined']} joined one"
+    elif step == "suppliers":
+        line = (f"{result['documents']} documents matched against {result['suppliers']} suppliers, "
+                f"{result['matches']} matches")
     elif step == "digest files":
         line = " ".join(result)
     elif step == "digest" and "results" in result:
@@ -435,6 +578,77 @@ def run(env: Env, no_crawl: bool, digest_now: bool) -> None:
     Example: supplywatch --config /etc/supplywatch.toml run
     """
     app.run(env.config, env.db, crawl_sources=not no_crawl, digest_now=digest_now, report=_run_line)
+
+
+@cli.command()
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port). Example: --port 8080")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the archive has no login, so keep it on loopback. Example: --host 127.0.0.1")
+@pass_env
+def serve(env: Env, port: int, host: str) -> None:
+    """Browse and search the archive in a web browser (Datasette), read-only, until Ctrl-C.
+
+    Full-text search of documents, facets by source, kind, label and supplier, and canned
+    queries (supply-chain certificate compromises of the last 30 days, documents by month,
+    stories for a supplier). The database file is opened read-only: nothing is written to it.
+
+    Example: supplywatch serve --port 8001  (then open http://127.0.0.1:8001/archive)
+    """
+
+    def ready(url: str) -> None:
+        click.echo(f"Serving {env.db} read-only at {url}  (Ctrl-C to stop)")
+
+    app.serve(env.db, host=host, port=port, ready=ready)
+
+
+@cli.command()
+@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the feed to FILE (default: print it). Example: --out alerts.xml")
+@click.option("--supplier", metavar="NAME", help="Only stories matched to this supplier. Example: --supplier SolarWinds")
+@click.option("--label", type=click.Choice(LABEL_NAMES),
+              help="Only stories flagged with this label. Example: --label supply_chain_cert_compromise")
+@click.option("--days", type=click.IntRange(1), metavar="N",
+              help="Only stories with a document from the last N days. Example: --days 30")
+@pass_env
+def feed(env: Env, out: str | None, supplier: str | None, label: str | None, days: int | None) -> None:
+    """Export flagged stories as an Atom 1.0 feed, one entry per story, for feed readers and chat bots.
+
+    Each entry links the best document, carries the evidence sentence and sources, and has one
+    category per flagged label with its score; entry ids stay the same across exports.
+
+    Example: supplywatch feed --out alerts.xml --label supply_chain_cert_compromise --days 30
+    """
+    result = app.export_feed(env.db, out, label=label, days=days, supplier=supplier)
+    if out is None:
+        click.echo(result["xml"], nl=False)
+    else:
+        click.echo(f"Wrote {out} ({result['entries']} stories).")
+
+
+@cli.command()
+@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the bundle to FILE (default: print it). Example: --out bundle.json")
+@click.option("--supplier", metavar="NAME", help="Only stories matched to this supplier. Example: --supplier SolarWinds")
+@click.option("--label", type=click.Choice(LABEL_NAMES),
+              help="Only stories flagged with this label. Example: --label supply_chain_cert_compromise")
+@click.option("--days", type=click.IntRange(1), metavar="N",
+              help="Only stories with a document from the last N days. Example: --days 30")
+@pass_env
+def stix(env: Env, out: str | None, supplier: str | None, label: str | None, days: int | None) -> None:
+    """Export flagged stories as a STIX 2.1 bundle for OpenCTI, MISP and other threat-intel platforms.
+
+    One report per story (evidence, labels, document URLs), referring to the suppliers it names
+    (or the documents' vendors) and its CVEs. Ids derive from story ids, so importing a later
+    export updates the same objects instead of duplicating them.
+
+    Example: supplywatch stix --out bundle.json --days 7
+    """
+    result = app.export_stix(env.db, out, label=label, days=days, supplier=supplier)
+    if out is None:
+        click.echo(result["json"], nl=False)
+    else:
+        click.echo(f"Wrote {out} ({result['reports']} reports, {result['objects']} objects).")
 
 
 def main() -> None:

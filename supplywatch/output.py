@@ -1,7 +1,9 @@
-"""Plain-text tables and JSON for the CLI: what a terminal user reads. No business logic."""
+"""Plain-text tables, JSON and CSV for the CLI: what a terminal user reads. No business logic."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -27,3 +29,26 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *,
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` made safe for a spreadsheet: text starting like a formula gets a leading ``'``; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def echo_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as CSV with a header row (stdlib csv: RFC 4180 quoting and CRLF line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(row.get(key)) for key in columns])
+    click.echo(out.getvalue(), nl=False)

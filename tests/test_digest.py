@@ -322,6 +322,12 @@ def test_actions_phrases_order_and_limit():
     assert extract_actions("The retailer said it will rotate the credentials of every account. It has revoked "
                            "the old certificate. Delete the connection and re-create it.") == [
         "Delete the connection and re-create it."]
+    # A request in the vendor's voice is one; an adviser to customers, or users needing nothing, is not.
+    assert extract_actions("Quillmail is asking every customer that uses the integration to delete the connection. "
+                           "It's painful, said a consultant who advises several Quillmail customers. Most users will "
+                           "not need to do anything. Acme urges customers to patch.") == [
+        "Quillmail is asking every customer that uses the integration to delete the connection.",
+        "Acme urges customers to patch."]
     long = "Customers should " + "really " * 200 + "act."
     (cut,) = extract_actions(long)
     assert len(cut) == 400 and cut.endswith("…")
@@ -342,3 +348,15 @@ def test_config_templates_folder_is_used_by_the_cli_and_a_missing_one_is_one_lin
     cfg.write_text(f"[digest]\ntemplates = '{tmp_path / 'nowhere'}'\n", "utf-8")
     result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", seeded, "digest", "--date", DAY])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "no such templates folder" in result.stderr
+
+
+def test_analysts_corrections_win_over_the_classifier_in_the_digest(seeded):
+    with Store.open(seeded) as store:
+        ids = {guid: doc_id for doc_id, guid in store.db.execute("select id, guid from documents")}
+        store.add_correction(ids["q1"], HEADLINE, False, T, note="not a theft")
+        store.add_correction(ids["q2"], HEADLINE, False, T)
+        store.add_correction(ids["w1"], "malware", True, T, note="the podcast covers a worm")
+        digest = build_digest(store, DAY)
+    assert digest.headline.items == []  # both Quillmail documents corrected to "no"
+    assert "Weekly podcast: the year ahead" in [i.title for s in digest.topics for i in s.items if s.label == "malware"]
+    assert "Quillmail Microsoft 365 certificate compromised" in [i.title for s in digest.topics for i in s.items]  # data_breach

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser")
+HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn")
 
 PROBE = """
 import sys
@@ -34,3 +34,12 @@ def test_search_loads_nothing_heavy(tmp_path):
     Store.open(db).close()
     assert _loaded(["--db", str(db), "search", "certificate"]) == ""
     assert _loaded(["--db", str(db), "sources"]) == ""
+
+
+def test_exports_load_nothing_heavy(tmp_path):
+    db = tmp_path / "s.db"
+    from store import Store
+
+    Store.open(db).close()
+    assert _loaded(["--db", str(db), "feed"]) == ""
+    assert _loaded(["--db", str(db), "stix"]) == ""

@@ -1,0 +1,154 @@
+"""A supplier's timeline: every story that names the supplier, oldest first, with labels, scores, evidence and sources.
+
+Reads from the store only (``Store.supplier``, ``Store.suppliers``, ``Store.supplier_timeline``);
+documents of one stored story are one entry, documents not clustered yet are one entry each.
+Rendered as HTML (``supplier.html.j2``, autoescaped, inline styles) or plain data (``as_dict``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from store import UsageError
+
+from .digest import safe_url
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class TimelineDocument:
+    id: int
+    title: str
+    source: str
+    url: str  # "" when the stored URL is not http(s)
+    published: str
+    role: str  # subject | mentioned
+    field: str  # title | lead | text | link
+    term: str
+    labels: list[dict[str, Any]]  # flagged labels: label, score, evidence; highest first
+
+
+@dataclass
+class TimelineStory:
+    story_id: int | None  # None: a document not clustered into a story yet
+    title: str
+    first_published: str
+    last_published: str
+    role: str  # subject when any document names the supplier in its title or lead
+    sources: list[str]
+    labels: list[dict[str, Any]]  # per label, its best score across the documents, with that document's evidence
+    documents: list[TimelineDocument]
+
+
+@dataclass
+class Timeline:
+    supplier: dict[str, Any]  # name, aliases, domains, products, tier, owner
+    since: str | None
+    stories: list[TimelineStory]
+    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    @property
+    def documents(self) -> int:
+        return sum(len(s.documents) for s in self.stories)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "documents": self.documents}
+
+
+def check_since(since: str | None) -> str | None:
+    if since is None:
+        return None
+    try:
+        if not _DATE.fullmatch(since):
+            raise ValueError
+        datetime.strptime(since, "%Y-%m-%d")
+    except ValueError:
+        raise UsageError(f"bad date {since!r} for --since: expected YYYY-MM-DD, for example 2021-01-01") from None
+    return since
+
+
+def unknown_supplier(name: str, suppliers: list[dict[str, Any]]) -> UsageError:
+    """A one-line error naming the close names of the register (difflib), or how to fill the register."""
+    if not suppliers:
+        return UsageError(f"no supplier {name!r}: the register is empty (supplywatch suppliers import FILE.csv)")
+    names = {s["name"].casefold(): s["name"] for s in suppliers}
+    for s in suppliers:
+        for alias in s["aliases"]:
+            names.setdefault(alias.casefold(), s["name"])
+    close = difflib.get_close_matches(" ".join(name.split()).casefold(), list(names), n=3, cutoff=0.6)
+    hint = sorted({names[c] for c in close}, key=str.casefold)
+    suffix = f"; did you mean {', '.join(hint)}?" if hint else " (supplywatch suppliers list shows the register)"
+    return UsageError(f"no supplier {name!r}{suffix}")
+
+
+def build_timeline(store: Any, name: str, *, since: str | None = None) -> Timeline:
+    """The timeline of the supplier called ``name`` (or with that alias); documents published on or after ``since``."""
+    since = check_since(since)
+    supplier = store.supplier(name)
+    if supplier is None:
+        raise unknown_supplier(name, store.suppliers())
+    rows = store.supplier_timeline(supplier["id"], since=since)
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        key = ("story", row["story_id"]) if row["story_id"] is not None else ("doc", row["id"])
+        groups.setdefault(key, []).append(row)
+    stories = [_story(docs) for docs in groups.values()]
+    stories.sort(key=lambda s: (s.first_published, s.story_id or 0))
+    info = {k: supplier[k] for k in ("name", "aliases", "domains", "products", "tier", "owner")}
+    return Timeline(supplier=info, since=since, stories=stories)
+
+
+def _story(docs: list[dict[str, Any]]) -> TimelineStory:
+    members = [TimelineDocument(id=d["id"], title=" ".join((d["title"] or "").split()) or "(untitled)",
+                                source=d["source"], url=safe_url(d["url"]), published=d["published"] or "",
+                                role=d["role"], field=d["field"], term=d["term"] or "", labels=d["labels"])
+               for d in docs]
+    best: dict[str, dict[str, Any]] = {}
+    for d in members:
+        for lab in d.labels:
+            if lab["label"] not in best or lab["score"] > best[lab["label"]]["score"]:
+                best[lab["label"]] = {"label": lab["label"], "score": lab["score"],
+                                      "evidence": " ".join((lab["evidence"] or "").split())}
+    sources: list[str] = []
+    for d in members:
+        if d.source not in sources:
+            sources.append(d.source)
+    first = docs[0]
+    title = " ".join((first.get("story_title") or "").split()) or members[0].title
+    return TimelineStory(story_id=first["story_id"], title=title, first_published=members[0].published,
+                         last_published=members[-1].published,
+                         role="subject" if any(d.role == "subject" for d in members) else "mentioned",
+                         sources=sources, labels=sorted(best.values(), key=lambda x: (-x["score"], x["label"])),
+                         documents=members)
+
+
+def render_timeline_html(timeline: Timeline, templates_dir: str | Path | None = None) -> str:
+    from .render import environment
+
+    return environment(templates_dir).get_template("supplier.html.j2").render(timeline=timeline)
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """The timeline for a terminal: one block per story."""
+    s = timeline.supplier
+    lines = [f"{s['name']}: {len(timeline.stories)} stories, {timeline.documents} documents"
+             + (f" since {timeline.since}" if timeline.since else "")
+             + (f"  (tier {s['tier']})" if s["tier"] else "") + (f"  (owner {s['owner']})" if s["owner"] else "")]
+    for story in timeline.stories:
+        labels = ", ".join(f"{lab['label']} {lab['score']:.2f}" for lab in story.labels) or "no flagged labels"
+        sid = f"story {story.story_id}" if story.story_id is not None else "not clustered"
+        lines.append("")
+        lines.append(f"{story.first_published[:10]}  {story.title}")
+        lines.append(f"    {story.role} | {sid} | {len(story.documents)} documents from {', '.join(story.sources)} | {labels}")
+        for lab in story.labels:
+            if lab["evidence"]:
+                lines.append(f"    {lab['label']}: {lab['evidence']}")
+        for d in story.documents:
+            lines.append(f"    - {d.published[:10]} [{d.source}] {d.title} ({d.field}: {d.term}) {d.url}".rstrip())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,149 @@
+"""What the exports (Atom feed, STIX bundle) and the browser archive read from the store.
+
+Mixed into :class:`store.core.Store`; SQL stays in the store package. The canned queries the
+browser archive (Datasette) offers are SQL too, so they live here as constants: Datasette runs
+them on a read-only connection, and ``reports``/``supplywatch`` only name them.
+
+The supplier register (tables ``suppliers`` and ``supplier_matches``) may not exist yet in a given
+file; everything here checks :meth:`ExportsMixin.has_supplier_register` before touching it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import UsageError
+
+SUPPLIER_TABLES = ("suppliers", "supplier_matches")
+
+# -- canned queries of the browser archive (parameters are Datasette's :name) --------------------
+
+CERT_COMPROMISES_30_DAYS = """
+select d.id, d.published, d.title, d.source, d.vendor, d.url, l.score, l.evidence
+from labels l join documents d on d.id = l.document_id
+where l.label = 'supply_chain_cert_compromise' and l.flagged = 1
+  and coalesce(d.published, d.fetched_at) >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
+order by coalesce(d.published, d.fetched_at) desc, d.id desc
+""".strip()
+
+# Views are schema and schema changes are migrations, so "documents by month" is a canned query.
+DOCUMENTS_BY_MONTH = """
+select substr(coalesce(d.published, d.fetched_at), 1, 7) as month, count(*) as documents,
+       count(distinct d.source) as sources,
+       (select count(distinct l.document_id) from labels l join documents e on e.id = l.document_id
+        where l.flagged = 1 and substr(coalesce(e.published, e.fetched_at), 1, 7)
+              = substr(coalesce(d.published, d.fetched_at), 1, 7)) as flagged_documents
+from documents d group by month order by month desc
+""".strip()
+
+# Facet by label: Datasette facets one table's columns, and labels live in their own table.
+DOCUMENTS_BY_LABEL = """
+select d.id, d.published, d.title, d.source, l.label, l.score, l.evidence, d.url
+from labels l join documents d on d.id = l.document_id
+where l.flagged = 1 and (:label = '' or l.label = :label)
+order by coalesce(d.published, d.fetched_at) desc, d.id desc
+limit 500
+""".strip()
+
+STORIES_FOR_SUPPLIER = """
+select s.id as story_id, s.title, s.first_published, s.last_published, s.documents,
+       p.name as supplier, group_concat(distinct m.role) as roles,
+       (select group_concat(distinct l.label) from story_documents x join labels l on l.document_id = x.document_id
+        where x.story_id = s.id and l.flagged = 1) as flagged_labels
+from suppliers p
+join supplier_matches m on m.supplier_id = p.id
+join story_documents sd on sd.document_id = m.document_id
+join stories s on s.id = sd.story_id
+where lower(p.name) = lower(:supplier)
+   or exists (select 1 from json_each(case when json_valid(p.aliases) then p.aliases else '[]' end) a
+              where lower(a.value) = lower(:supplier))
+group by s.id
+order by s.last_published desc, s.id desc
+""".strip()
+
+
+class ExportsMixin:
+    db: Any
+
+    def _guard(self) -> Any: ...  # provided by Store
+
+    def table_names(self) -> set[str]:
+        with self._guard():
+            return {r[0] for r in self.db.execute("select name from sqlite_master where type in ('table', 'view')")}
+
+    def has_supplier_register(self) -> bool:
+        """Whether this file has the supplier tables (a later migration adds them)."""
+        return set(SUPPLIER_TABLES) <= self.table_names()
+
+    def supplier_id(self, name: str) -> int:
+        """The id of the supplier called ``name`` (or with ``name`` among its aliases), case-insensitively.
+
+        Raises UsageError when the file has no supplier register or no such supplier.
+        """
+        if not self.has_supplier_register() or not self.suppliers():  # type: ignore[attr-defined]
+            raise UsageError("no supplier register yet")
+        found = self.supplier(name)  # type: ignore[attr-defined]  # SuppliersMixin
+        if found is None:
+            raise UsageError(f"no supplier named {name!r}")
+        return found["id"]
+
+    def flagged_stories(self, *, label: str | None = None, since: str | None = None, supplier_id: int | None = None,
+                        limit: int = 1000) -> list[dict[str, Any]]:
+        """Stories with at least one flagged member document (with ``label`` when given), newest first.
+
+        ``since``: only stories whose latest member was published at or after this ISO time.
+        ``supplier_id``: only stories with a member matched to that supplier (needs the register).
+        Each story: the ``stories`` row plus ``members`` (id, title, url, canonical_url, source,
+        vendor, published, cves), ``labels`` (the best flagged score per label across members:
+        label, score, evidence, document_id; highest first) and ``suppliers`` (id, name, role; empty
+        without a register).
+        """
+        register = self.has_supplier_register()
+        if supplier_id is not None and not register:
+            raise UsageError("no supplier register yet")
+        where = ["l.flagged = 1"]
+        params: list[Any] = []
+        if label is not None:
+            where.append("l.label = ?")
+            params.append(label)
+        if since is not None:
+            where.append("s.last_published >= ?")
+            params.append(since)
+        if supplier_id is not None:
+            where.append("exists (select 1 from story_documents x join supplier_matches sm on sm.document_id = x.document_id "
+                         "where x.story_id = s.id and sm.supplier_id = ?)")
+            params.append(supplier_id)
+        with self._guard():
+            stories = self.db.execute_returning_dicts(
+                f"""
+                select s.* from stories s
+                where exists (select 1 from story_documents m join labels l on l.document_id = m.document_id
+                              where m.story_id = s.id and {' and '.join(where)})
+                order by s.last_published desc, s.id desc limit ?
+                """, [*params, limit])
+            for story in stories:
+                story["members"] = self.db.execute_returning_dicts(
+                    """
+                    select d.id, d.title, d.url, d.canonical_url, d.source, d.vendor, d.published, d.cves
+                    from story_documents m join documents d on d.id = m.document_id
+                    where m.story_id = ? order by coalesce(d.published, d.fetched_at), d.id
+                    """, [story["id"]])
+                rows = self.db.execute_returning_dicts(
+                    """
+                    select l.label, l.score, l.evidence, l.document_id
+                    from story_documents m join labels l on l.document_id = m.document_id
+                    where m.story_id = ? and l.flagged = 1
+                    order by l.score desc, l.document_id
+                    """, [story["id"]])
+                best: dict[str, dict[str, Any]] = {}
+                for row in rows:
+                    best.setdefault(row["label"], row)
+                story["labels"] = list(best.values())
+                story["suppliers"] = self.db.execute_returning_dicts(
+                    """
+                    select p.id, p.name, group_concat(distinct sm.role) as role
+                    from story_documents m join supplier_matches sm on sm.document_id = m.document_id
+                    join suppliers p on p.id = sm.supplier_id
+                    where m.story_id = ? group by p.id order by p.name
+                    """, [story["id"]]) if register else []
+        return stories

@@ -1,0 +1,161 @@
+"""Full-text search of the store: FTS5 with weighted bm25, snippets, and filters applied in SQL.
+
+Mixed into :class:`store.core.Store`; SQL stays in the store package.
+
+How it stays fast: one query takes the best ``limit`` ids by weighted bm25 (filters joined in, so
+bm25 is computed only for documents that pass them, and SQLite keeps the top N in a small sorter;
+FTS5's own ``ORDER BY rank`` sorts every match in full and is 2-4x slower on common words), then makes
+a snippet for those ids alone. Measured in benchmarks/SEARCH.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import date, timedelta
+from typing import Any
+
+from .errors import UsageError
+
+MAX_QUERY_CHARS = 2000
+# Title hits weigh five times a hit in the text (bm25 weights, in column order: title, text).
+WEIGHTS = "5.0, 1.0"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TERMS = re.compile(r'"([^"]*)"|([^\s"]+)')
+# sqlite3.OperationalError texts that are about the file, not about the query's syntax.
+_NOT_SYNTAX = ("locked", "busy", "readonly", "read-only", "no such table", "unable to open", "disk", "interrupt")
+NO_REGISTER = "no supplier register yet: run supplywatch suppliers import"
+
+
+def parse_day(value: str, option: str) -> date:
+    """A YYYY-MM-DD date, or a one-line UsageError naming the option."""
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def quote(query: str) -> str:
+    """The user's words as FTS5 strings: "quoted phrases" stay phrases, every other word is quoted alone,
+    so no character is syntax. A stray quote is dropped; nothing left to search for is a UsageError."""
+    terms = [phrase or word for phrase, word in _TERMS.findall(query.replace("\x00", " "))]
+    terms = [t for t in terms if t.strip()]
+    if not terms:
+        raise UsageError(f"nothing to search for in {query!r}")
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+class SearchMixin:
+    db: Any
+
+    def _guard(self) -> Any: ...  # provided by Store
+
+    def search(self, query: str, *, limit: int = 20, label: str | None = None, min_score: float = 0.0,
+               source: str | None = None, since: str | None = None, until: str | None = None,
+               supplier: str | None = None, raw: bool = False) -> list[dict[str, Any]]:
+        """Full-text search over title and text, best match first, with a highlighted snippet of the text.
+
+        The user's words are quoted (no FTS syntax) unless ``raw``, which passes FTS5 query syntax
+        (phrases, NEAR, prefix*, AND/OR/NOT, ``title:``); a syntax error there is a UsageError.
+        Filters: ``label`` (flagged, score >= ``min_score``), ``source`` (exact name), ``since`` /
+        ``until`` (YYYY-MM-DD, both days included, on the publication date), ``supplier`` (documents
+        matched to the supplier of that name, any case).
+        """
+        if not query.strip():
+            raise UsageError("empty search query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise UsageError(f"search query too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
+        match = query if raw else quote(query)
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if source is not None:
+            where.append("d.source = :source")
+            params["source"] = source
+        first = parse_day(since, "--since") if since else None
+        last = parse_day(until, "--until") if until else None
+        if first and last and first > last:
+            raise UsageError(f"--since {since} is after --until {until}")
+        if first:
+            where.append("d.published >= :since")
+            params["since"] = first.isoformat()
+        if last:
+            where.append("d.published < :before")  # published is a timestamp: before the next day
+            params["before"] = (last + timedelta(days=1)).isoformat()
+        needs_documents = bool(where)  # source and dates are columns of documents; the rest are keyed by id
+        if label:
+            where.append("exists (select 1 from labels l where l.document_id = documents_fts.rowid and l.label = :label "
+                         "and l.flagged = 1 and l.score >= :min_score)")
+            params.update(label=label, min_score=min_score)
+        if supplier is not None:
+            ids = self._supplier_ids(supplier)
+            # exists, not `rowid in (...)`: an id set would make SQLite drive FTS5 one rowid at a time.
+            names = [f"supplier{i}" for i in range(len(ids))]
+            where.append(f"exists (select 1 from supplier_matches m where m.document_id = documents_fts.rowid "
+                         f"and m.supplier_id in ({', '.join(':' + n for n in names)}))")
+            params.update(zip(names, ids, strict=True))
+        # The best `limit` ids first (filters joined in, so bm25 is computed only for the documents that
+        # pass them; SQLite keeps the top N in a small sorter), then a snippet for each of those alone
+        # (FTS5 seeks the match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full:
+        # two to four times slower on common words.
+        join = "join documents d on d.id = documents_fts.rowid" if needs_documents else ""
+        sql = f"""
+            with top as materialized (
+                select documents_fts.rowid as id, bm25(documents_fts, {WEIGHTS}) as rank
+                from documents_fts {join}
+                where documents_fts match :match {''.join(f' and {w}' for w in where)}
+                order by rank limit :limit)
+            select d.id, d.source, d.title, d.url, d.published,
+                   (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
+                    where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
+                   top.rank
+            from top join documents d on d.id = top.id
+            order by top.rank
+        """
+        with self._guard():
+            try:
+                return self.db.execute_returning_dicts(sql, {"match": match, "limit": limit, **params})
+            except sqlite3.OperationalError as exc:
+                msg = str(exc)
+                if not raw or any(word in msg for word in _NOT_SYNTAX):
+                    raise
+                shown = query if len(query) <= 60 else query[:59] + "…"
+                raise UsageError(f"invalid search syntax in {shown!r} ({msg}); "
+                                 "leave out --raw to search the words as written") from None
+
+    def optimize_search(self) -> None:
+        """Merge the full-text index into one b-tree (FTS5 'optimize'): after a bulk load or now and then.
+
+        Search reads every segment of the index for each term; a store filled by many small crawls holds
+        dozens. Seconds per 100,000 documents; writers wait meanwhile. Measured in benchmarks/SEARCH.md.
+        """
+        with self._guard(), self.db.atomic():
+            self.db.execute("insert into documents_fts(documents_fts) values ('optimize')")
+
+    def _supplier_ids(self, name: str) -> list[int]:
+        """Ids of the register's suppliers called ``name`` (any case, spaces collapsed), else of those with that
+        alias (the register's own rule), or a UsageError."""
+        def key(text: str) -> str:
+            return " ".join(text.split()).casefold()
+
+        with self._guard():
+            if not (self.db["suppliers"].exists() and self.db["supplier_matches"].exists()):
+                raise UsageError(NO_REGISTER)
+            rows = self.db.execute("select id, name, aliases from suppliers").fetchall()
+        wanted = key(name)
+        ids = [sid for sid, sname, _ in rows if key(sname or "") == wanted]
+        if not ids:
+            ids = [sid for sid, _, aliases in rows if any(key(a) == wanted for a in _json_list(aliases))]
+        if not ids:
+            raise UsageError(f"no supplier named {name!r} in the register")
+        return ids
+
+
+def _json_list(value: str | None) -> list[str]:
+    try:
+        items = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [str(item) for item in items] if isinstance(items, list) else []

@@ -1,0 +1,214 @@
+"""`supplywatch serve`: the real Datasette server over a real store, loaded in headless Chromium and over HTTP.
+
+The server runs as the command runs it (a subprocess, `serve --port 0`, stopped with Ctrl-C's SIGINT).
+Searching finds documents, a hostile title shows as text and runs nothing, the canned queries render,
+writes are refused, and the store file is byte-for-byte the same afterwards. Screenshots go to
+tmp_path, and to $SUPPLYWATCH_SCREENSHOTS when set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supplywatch.archive import metadata
+from tests.test_exports import EVIL, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fingerprint(path: Path) -> tuple[str, int, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns, path.stat().st_size
+
+
+class Served:
+    """``supplywatch --db DB serve --port 0`` in a subprocess; ``url`` is the archive's database page."""
+
+    def __init__(self, db: Path, *extra: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "supplywatch", "--db", str(db), "serve", "--port", "0", *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        line = self.proc.stdout.readline()
+        if "Serving" not in line:
+            self.proc.kill()
+            raise AssertionError(f"serve did not start: {line!r} {self.proc.stderr.read()!r}")
+        self.url = line.split(" at ")[1].split()[0]
+        self.port = int(urllib.parse.urlsplit(self.url).port)
+        self.output: tuple[str, str] | None = None
+
+    def stop(self) -> tuple[int, str, str]:
+        """Ctrl-C, as a terminal sends it; returns exit code, rest of stdout, stderr."""
+        if self.output is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.output = self.proc.communicate(timeout=30)
+        return self.proc.returncode, *self.output
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    db = tmp_path_factory.mktemp("archive") / "archive.db"
+    ids = seed(db)
+    before = _fingerprint(db)
+    server = Served(db)
+    server.db, server.ids, server.before = db, ids, before  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+def _get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _screenshot(browser: Any, name: str, tmp_path: Path) -> Path:
+    frame = browser.execute_script("return window.outerHeight - window.innerHeight")
+    height = browser.execute_script("return Math.ceil(document.documentElement.scrollHeight)")
+    browser.set_window_size(1000, min(height, 3000) + frame)
+    folders = [tmp_path] + ([Path(os.environ["SUPPLYWATCH_SCREENSHOTS"])] if os.environ.get("SUPPLYWATCH_SCREENSHOTS") else [])
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(folder / name))
+    browser.set_window_size(1000, 1400)
+    return tmp_path / name
+
+
+# -- over plain HTTP ------------------------------------------------------------------------------
+
+
+def test_json_api_full_text_search(served: Served) -> None:
+    status, rows = _get(f"{served.url}/documents.json?_search=certificate&_shape=array")
+    assert status == 200
+    assert {r["title"] for r in rows} == {"Acme code-signing certificate stolen, malware signed with it",
+                                          "Acme revokes its stolen signing certificate"}
+    status, rows = _get(f"{served.url}/documents.json?_search=revenue&_shape=array")
+    assert [r["title"] for r in rows] == ["Quarterly results of a router maker"]
+    # FTS syntax is escaped, not an error.
+    status, rows = _get(f"{served.url}/documents.json?" + urllib.parse.urlencode({"_search": 'cert" OR', "_shape": "array"}))
+    assert status == 200
+
+
+def test_canned_queries_over_json(served: Served) -> None:
+    status, rows = _get(f"{served.url}/cert_compromises_30_days.json?_shape=array")
+    assert status == 200
+    assert [r["id"] for r in rows] == [served.ids["k2"], served.ids["k"]]  # newest first; the 2021 one is too old
+    status, rows = _get(f"{served.url}/stories_for_supplier.json?supplier=acme&_shape=array")
+    assert status == 200 and [(r["story_id"], r["supplier"]) for r in rows] == [(served.ids["story:k"], "Acme Corp")]
+    status, rows = _get(f"{served.url}/documents_by_month.json?_shape=array")
+    assert status == 200 and sum(r["documents"] for r in rows) == 4
+
+
+@pytest.mark.parametrize("sql", [
+    "delete from documents",
+    "update documents set title = 'x'",
+    "with x as (select 1) delete from documents",  # passes Datasette's SELECT check; the connection refuses it
+    "select 1; drop table documents",
+])
+def test_writes_are_refused(served: Served, sql: str) -> None:
+    status, body = _get(f"{served.url}.json?" + urllib.parse.urlencode({"sql": sql}))
+    assert status == 400 and body["ok"] is False, body
+    status, rows = _get(f"{served.url}/documents.json?_shape=array")
+    assert len(rows) == 4 and "x" not in {r["title"] for r in rows}
+
+
+def test_metadata_tolerates_a_store_without_supplier_tables() -> None:
+    core = {"documents", "documents_fts", "labels", "stories", "story_documents", "sources"}
+    meta = metadata(core)["databases"]["archive"]
+    assert "stories_for_supplier" not in meta["queries"] and "suppliers" not in meta["tables"]
+    assert meta["tables"]["documents"]["fts_table"] == "documents_fts"
+    full = metadata(core | {"suppliers", "supplier_matches"})["databases"]["archive"]
+    assert "stories_for_supplier" in full["queries"] and "supplier_matches" in full["tables"]
+
+
+def test_one_line_errors(served: Served, tmp_path: Path) -> None:
+    busy = subprocess.run([sys.executable, "-m", "supplywatch", "--db", str(served.db), "serve", "--port", str(served.port)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert busy.returncode != 0
+    assert busy.stderr.strip() == f"Error: port {served.port} on 127.0.0.1 is already in use (choose another with --port)"
+    missing = subprocess.run([sys.executable, "-m", "supplywatch", "--db", str(tmp_path / "nope.db"), "serve"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no such database" in missing.stderr and not (tmp_path / "nope.db").exists()
+
+
+# -- in the browser -------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_search_box_finds_documents_and_hostile_title_is_text(served: Served, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{served.url}/documents")
+    box = browser.find_element(By.CSS_SELECTOR, "form input[name=_search]")
+    box.send_keys("certificate")
+    box.submit()
+    WebDriverWait(browser, 20).until(ec.url_contains("_search=certificate"))
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "Acme code-signing certificate stolen, malware signed with it" in text
+    assert "Quarterly results" not in text
+    _screenshot(browser, "serve-search.png", tmp_path)
+
+    box = browser.find_element(By.CSS_SELECTOR, "form input[name=_search]")
+    box.clear()
+    box.send_keys("worm")
+    box.submit()
+    WebDriverWait(browser, 20).until(ec.url_contains("_search=worm"))
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert EVIL in text  # shown as text...
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"  # ...and never run
+    assert not browser.find_elements(By.CSS_SELECTOR, "td script, td a[href^='javascript:' i]")
+    _screenshot(browser, "serve-hostile.png", tmp_path)
+
+    browser.get(f"{served.url}/documents/{served.ids['evil']}")
+    assert EVIL in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+
+
+@pytest.mark.browser
+def test_canned_query_pages_render(served: Served, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(served.url)
+    text = browser.find_element(By.TAG_NAME, "body").text
+    for title in ("Supply-chain certificate compromises, last 30 days", "Stories for a supplier", "Documents by month"):
+        assert title in text
+    browser.find_element(By.LINK_TEXT, "Supply-chain certificate compromises, last 30 days").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Supply-chain certificate compromises, last 30 days"
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
+    assert len(rows) == 2 and "Attackers stole the code-signing certificate of Acme." in rows[1].text
+    _screenshot(browser, "serve-canned.png", tmp_path)
+
+    browser.get(f"{served.url}/stories_for_supplier?supplier=Acme+Corp")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
+    assert len(rows) == 1 and "Acme code-signing certificate stolen" in rows[0].text
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+
+
+# -- last: stop it, as Ctrl-C does ----------------------------------------------------------------
+
+
+def test_ctrl_c_stops_cleanly_and_the_file_is_unchanged(served: Served) -> None:
+    time.sleep(0.2)
+    code, out, err = served.stop()
+    assert code == 130, (out, err)
+    # Datasette logs each failed statement (the refused writes above) on a line of its own; nothing else.
+    assert err.strip().splitlines()[-1] == "Interrupted.", err
+    assert "Traceback" not in err and all(line.startswith("ERROR: conn=") for line in err.strip().splitlines()[:-1]), err
+    assert _fingerprint(served.db) == served.before  # type: ignore[attr-defined]
