@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from store import Store, StoreError, UsageError
+from store import StoreError, UsageError
 from store import exports as sql
 
 DB_NAME = "archive"
