@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from store import UsageError
+from store import UsageError, is_day
 
 HEADLINE = "supply_chain_cert_compromise"
 TOPICS = ["vulnerability", "malware", "cyber_attack", "data_breach"]
@@ -29,8 +29,6 @@ SUPPLIERS = "suppliers"  # the "Your suppliers" section's key (not a classifier 
 SUPPLIERS_TITLE = "Your suppliers"
 MAX_ACTIONS = 3
 MAX_SENTENCE_CHARS = 400
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # A sentence asks something of customers when it says so, or names one of the usual remedies.
 _ASKED = re.compile(
@@ -143,12 +141,8 @@ def parse_day(day: str | None) -> str:
     """``day`` checked as a real ``YYYY-MM-DD`` date; ``None`` means yesterday (UTC)."""
     if day is None:
         return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
-    try:
-        if not _DAY.fullmatch(day):
-            raise ValueError
-        datetime.strptime(day, "%Y-%m-%d")
-    except ValueError:
-        raise UsageError(f"bad date {day!r}: expected YYYY-MM-DD, for example 2021-01-12") from None
+    if not is_day(day):
+        raise UsageError(f"bad date {day!r}: expected YYYY-MM-DD, for example 2021-01-12")
     return day
 
 
@@ -256,22 +250,22 @@ def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
 def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC_LIMIT) -> Digest:
     """The digest of the UTC ``day`` (``YYYY-MM-DD``; default yesterday) from ``store``."""
     day = parse_day(day)
-    stories = _stories([d for d in store.digest_documents(day) if d["labels"]])
+    docs = store.digest_documents(day)
+    stories = _stories([d for d in docs if d["labels"]])
     headline = _section(HEADLINE, stories, None)
     rest = [s for s in stories if not s.best(HEADLINE)]
     topics = [_section(label, rest, topic_limit) for label in TOPICS]
     return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources(),
-                  suppliers=_suppliers_section(store, day))
+                  suppliers=_suppliers_section(store, docs))
 
 
-def _suppliers_section(store: Any, day: str) -> Section | None:
-    """Every story of ``day`` naming a registered supplier, flagged or not (None when none does).
+def _suppliers_section(store: Any, docs: list[dict[str, Any]]) -> Section | None:
+    """Every story of the day's ``docs`` naming a registered supplier, flagged or not (None when none does).
 
     An item carries the story's best flagged label and score (none when nothing is flagged) and the
     suppliers it names, those named in a title or lead first; highest score first, then stories whose
     subject is a supplier, then by title.
     """
-    docs = store.digest_documents(day)
     matches = store.supplier_matches_for([d["id"] for d in docs]) if docs else {}
     if not matches:
         return None

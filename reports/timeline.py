@@ -8,17 +8,14 @@ Rendered as HTML (``supplier.html.j2``, autoescaped, inline styles) or plain dat
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from store import UsageError
+from store import UsageError, is_day
 
 from .digest import safe_url
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -64,12 +61,8 @@ class Timeline:
 def check_since(since: str | None) -> str | None:
     if since is None:
         return None
-    try:
-        if not _DATE.fullmatch(since):
-            raise ValueError
-        datetime.strptime(since, "%Y-%m-%d")
-    except ValueError:
-        raise UsageError(f"bad date {since!r} for --since: expected YYYY-MM-DD, for example 2021-01-01") from None
+    if not is_day(since):
+        raise UsageError(f"bad date {since!r} for --since: expected YYYY-MM-DD, for example 2021-01-01")
     return since
 
 

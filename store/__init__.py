@@ -6,7 +6,7 @@ Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
 from .core import Store, utcnow
 from .errors import BusyError, ConfigError, CrawlError, DeliveryError, StoreError, SupplywatchError, UsageError
 from .labels import Label
-from .models import Document, FetchOutcome, SaveResult, content_hash
+from .models import Document, FetchOutcome, SaveResult, content_hash, is_day
 
 __all__ = [
     "BusyError",
@@ -22,5 +22,6 @@ __all__ = [
     "SupplywatchError",
     "UsageError",
     "content_hash",
+    "is_day",
     "utcnow",
 ]

@@ -9,14 +9,13 @@ the same Message-ID (a receiving system can then tell the two copies are one mes
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import UsageError
+from .models import is_day
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _now() -> str:
@@ -24,7 +23,7 @@ def _now() -> str:
 
 
 def _check_day(day: str) -> str:
-    if not isinstance(day, str) or not _DAY.fullmatch(day):
+    if not is_day(day):
         raise UsageError(f"bad day {day!r}: expected YYYY-MM-DD")
     return day
 

@@ -5,13 +5,10 @@ Mixed into :class:`store.core.Store`; SQL stays in the store package. Rendering 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .errors import UsageError
-from .models import FAILURES
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+from .models import FAILURES, is_day
 
 
 class DigestMixin:
@@ -27,7 +24,7 @@ class DigestMixin:
         after analysts' corrections: a label corrected to "no" is left out, one corrected to "yes" is in;
         it is empty for a document the classifier flagged with nothing (or has not labelled yet).
         """
-        if not isinstance(day, str) or not _DAY.fullmatch(day):
+        if not is_day(day):
             raise UsageError(f"bad day {day!r}: expected YYYY-MM-DD")
         with self._guard():
             docs = self.db.execute_returning_dicts(

@@ -6,7 +6,25 @@ No behaviour beyond small derived values; the store persists these, crawlers pro
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from datetime import date
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_day(value: object) -> bool:
+    """Whether ``value`` is a real calendar day written ``YYYY-MM-DD`` (not ``2021-1-5``, not ``2021-02-30``).
+
+    The one check behind every date option and day argument; each caller words its own error.
+    """
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def content_hash(*parts: str | None) -> str:

@@ -17,11 +17,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from .errors import UsageError
+from .models import is_day
 
 MAX_QUERY_CHARS = 2000
 # Title hits weigh five times a hit in the text (bm25 weights, in column order: title, text).
 WEIGHTS = "5.0, 1.0"
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TERMS = re.compile(r'"([^"]*)"|([^\s"]+)')
 # sqlite3.OperationalError texts that are about the file, not about the query's syntax.
 _NOT_SYNTAX = ("locked", "busy", "readonly", "read-only", "no such table", "unable to open", "disk", "interrupt")
@@ -30,12 +30,9 @@ NO_REGISTER = "no supplier register yet: run supplywatch suppliers import"
 
 def parse_day(value: str, option: str) -> date:
     """A YYYY-MM-DD date, or a one-line UsageError naming the option."""
-    try:
-        if not _DAY.fullmatch(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    if not is_day(value):
+        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+    return date.fromisoformat(value)
 
 
 def quote(query: str) -> str:

@@ -602,14 +602,23 @@ def serve(env: Env, port: int, host: str) -> None:
     app.serve(env.db, host=host, port=port, ready=ready)
 
 
+def _story_filters(fn: Any) -> Any:
+    """The options that choose which flagged stories an export carries (feed and stix alike)."""
+    for option in reversed([
+        click.option("--supplier", metavar="NAME", help="Only stories matched to this supplier. Example: --supplier SolarWinds"),
+        click.option("--label", type=click.Choice(LABEL_NAMES),
+                     help="Only stories flagged with this label. Example: --label supply_chain_cert_compromise"),
+        click.option("--days", type=click.IntRange(1), metavar="N",
+                     help="Only stories with a document from the last N days. Example: --days 30"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.option("--out", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the feed to FILE (default: print it). Example: --out alerts.xml")
-@click.option("--supplier", metavar="NAME", help="Only stories matched to this supplier. Example: --supplier SolarWinds")
-@click.option("--label", type=click.Choice(LABEL_NAMES),
-              help="Only stories flagged with this label. Example: --label supply_chain_cert_compromise")
-@click.option("--days", type=click.IntRange(1), metavar="N",
-              help="Only stories with a document from the last N days. Example: --days 30")
+@_story_filters
 @pass_env
 def feed(env: Env, out: str | None, supplier: str | None, label: str | None, days: int | None) -> None:
     """Export flagged stories as an Atom 1.0 feed, one entry per story, for feed readers and chat bots.
@@ -629,11 +638,7 @@ def feed(env: Env, out: str | None, supplier: str | None, label: str | None, day
 @cli.command()
 @click.option("--out", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the bundle to FILE (default: print it). Example: --out bundle.json")
-@click.option("--supplier", metavar="NAME", help="Only stories matched to this supplier. Example: --supplier SolarWinds")
-@click.option("--label", type=click.Choice(LABEL_NAMES),
-              help="Only stories flagged with this label. Example: --label supply_chain_cert_compromise")
-@click.option("--days", type=click.IntRange(1), metavar="N",
-              help="Only stories with a document from the last N days. Example: --days 30")
+@_story_filters
 @pass_env
 def stix(env: Env, out: str | None, supplier: str | None, label: str | None, days: int | None) -> None:
     """Export flagged stories as a STIX 2.1 bundle for OpenCTI, MISP and other threat-intel platforms.
