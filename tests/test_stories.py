@@ -177,3 +177,51 @@ def test_digest_without_clustering_keeps_different_titles_apart(tmp_path: Path):
         store.save_labels([(i, _with_rest([_lab(HEADLINE, 0.9, "e")])) for (i,) in store.db.execute(
             "select id from documents")], "v1", T)
         assert len(build_digest(store, "2021-01-12").headline.items) == 2
+
+
+def test_cluster_story_shows_members_and_an_unknown_id_is_one_line(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from supplywatch.cli import cli
+
+    db = tmp_path / "s.db"
+    with Store.open(db) as store:
+        a, b, _ = _docs(store)
+        sid = store.assign_story(a)
+        store.assign_story(b, sid, similarity=0.71, reason="title")
+    result = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", str(sid)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Story {sid}: Doc 0  (2 documents,") and "title" in result.output
+    as_json = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", str(sid), "--json"])
+    assert '"reason": "title"' in as_json.output
+    missing = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", "999"])
+    assert missing.exit_code == 2 and missing.stderr == "Error: no story with id 999\n"
+
+
+@pytest.mark.slow
+def test_clustering_in_batches_joins_stories_made_by_earlier_batches(tmp_path: Path, monkeypatch):
+    # The real encoder, one document per batch: the second report must find the story the first batch stored.
+    from supplywatch import app
+    from supplywatch import config as configuration
+
+    db = tmp_path / "s.db"
+    with Store.open(db) as store:
+        store.sync_sources([{"name": n, "kind": "feed", "url": f"https://{n}.example/feed"} for n in ("a", "b")])
+        docs = {"a": [("q", "Quillmail says hackers stole its Microsoft 365 connector certificate", "2021-01-12T09:00:00Z"),
+                      ("r", "Wexbridge council approves road repair budget", "2021-01-12T10:00:00Z")],
+                "b": [("q", "Quillmail customers told to re-create Microsoft 365 connections after certificate theft",
+                       "2021-01-12T11:00:00Z")]}
+        for name, rows in docs.items():
+            store.save_fetch([Document(source=name, guid=g, title=t, text=t, url=f"https://{name}.example/{g}",
+                                       published=p) for g, t, p in rows], FetchOutcome(name, "ok", T, T))
+    monkeypatch.setattr(app, "CLUSTER_BATCH", 1)
+    counts = app.cluster(configuration.load(None, env={}), str(db))
+    assert (counts["documents"], counts["new_stories"], counts["joined"]) == (3, 2, 1)
+    with Store.open(db) as store:
+        ids = dict(store.db.execute("select title, id from documents").fetchall())
+        story = store.story_ids(list(ids.values()))
+        assert store.vectors(next(iter(store.db.execute("select model from document_vectors")))[0], list(ids.values()))
+    quill = [story[i] for t, i in ids.items() if t.startswith("Quillmail")]
+    assert quill[0] == quill[1] and story[ids["Wexbridge council approves road repair budget"]] != quill[0]
+    # Nothing left to do, and nothing re-embedded, on the next run.
+    assert app.cluster(configuration.load(None, env={}), str(db))["documents"] == 0
