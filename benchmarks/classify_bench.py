@@ -42,9 +42,9 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from classifiers import Classifier
-    from classifiers.features import MAX_UNITS
-    from classifiers.passages import document_units
+    from supplywatch.classifiers import Classifier
+    from supplywatch.classifiers.features import MAX_UNITS
+    from supplywatch.classifiers.passages import document_units
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"machine: {cpu}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}, "
@@ -64,12 +64,13 @@ def main() -> int:
 
     clf.featurizer._cache.clear()
     t0 = time.perf_counter()
-    results = clf.classify(rows)
+    results = clf.label(rows)
     full = time.perf_counter() - t0
     print(f"Classifier:    {len(rows) / full:6.2f} documents/s ({100 * raw / full:.0f}% of the raw forward rate)")
 
-    from store import Document, FetchOutcome, Store, utcnow
-    from supplywatch import app, config
+    from supplywatch import config
+    from supplywatch.pipeline import make_pipeline
+    from supplywatch.store import Document, FetchOutcome, Store, utcnow
 
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
@@ -80,7 +81,8 @@ def main() -> int:
                                        published=r["published"]) for r in rows], FetchOutcome("dev", "ok", now, now))
         cfg = config.load(None, env={})
         t0 = time.perf_counter()
-        counts = app.classify(cfg, db)  # loads its own Classifier: included, as a user pays it
+        with make_pipeline(cfg, db) as sw:  # loads its own Classifier: included, as a user pays it
+            counts = sw.classify().as_dict()
         pipeline = time.perf_counter() - t0
     print(f"classify cmd:  {counts['documents'] / pipeline:6.2f} documents/s including model load and SQLite writes")
     print(f"peak RSS:      {rss_mb():.0f} MB (this process, all of the above)")
@@ -93,7 +95,7 @@ def main() -> int:
         qt = time.perf_counter() - t0
         cos = (got * ref).sum(1)
         clf.featurizer._cache.clear()
-        qres = clf.classify(rows)
+        qres = clf.label(rows)
         drift = [abs(a[0][0].score - b[0][0].score) for a, b in zip(results, qres, strict=True)]
         flips = sum(a[0][1] != b[0][1] for a, b in zip(results, qres, strict=True))
         print(f"int8 dynamic:  {len(units) / qt:7.1f} sentences/s ({raw / qt:.2f}x fp32); cosine to fp32 "

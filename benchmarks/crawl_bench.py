@@ -9,7 +9,7 @@ on 127.0.0.1 from this (orchestrating) process.
 
 Three measurements, each in a fresh Python process so their memory figures do not mix:
 
-* supplywatch: ``supplywatch.app.crawl(config, db)`` on a fresh database - Scrapy in a forked child,
+* supplywatch: ``Pipeline.crawl()`` on a fresh database - Scrapy in a forked child,
   trafilatura in ``extract_workers`` processes, one SQLite transaction per source.
 * naive: a sequential loop of urllib + feedparser + trafilatura.extract + sqlite3 over the same
   site; pages for a sample of the entries (default 300), extrapolated (or everything with --full).
@@ -508,9 +508,9 @@ def crawl_options(max_entries: int, extract_workers: int) -> dict[str, Any]:
 
 
 def stage_supplywatch(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
-    from store import Store
-    from supplywatch import app
     from supplywatch import config as configuration
+    from supplywatch.pipeline import make_pipeline
+    from supplywatch.store import Store
 
     work = Path(args.work)
     cfg_path = work / "supplywatch.toml"
@@ -527,7 +527,8 @@ def stage_supplywatch(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> 
     if args.scrapy_setting:
         override_scrapy_settings(args.scrapy_setting)
     t0 = time.perf_counter()
-    reports = app.crawl(cfg, db)
+    with make_pipeline(cfg, db) as sw:
+        reports = sw.crawl()
     wall = time.perf_counter() - t0
     with Store.open(db) as store:
         total = store.count_documents()
@@ -545,7 +546,7 @@ def stage_supplywatch(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> 
 def override_scrapy_settings(pairs: list[str]) -> None:
     """An experiment: extra Scrapy settings on top of crawlers.runner.scrapy_settings (KEY=VALUE, VALUE as JSON
     when it parses). Patched in this stage process only, before the crawl child is forked."""
-    from crawlers import runner
+    from supplywatch.crawlers import runner
 
     extra: dict[str, Any] = {}
     for pair in pairs:
@@ -570,7 +571,7 @@ def install_profiler(path: Path) -> None:
     """
     import cProfile
 
-    from crawlers import runner
+    from supplywatch.crawlers import runner
 
     original = runner._crawl
 
@@ -628,10 +629,10 @@ def stage_naive(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
 
 
 def stage_limit(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
-    from crawlers.feeds import parse_feed
-    from crawlers.urls import canonical_url
-    from crawlers.workers import extract_page
-    from store import Document, FetchOutcome, Store, utcnow
+    from supplywatch.crawlers.feeds import parse_feed
+    from supplywatch.crawlers.urls import canonical_url
+    from supplywatch.crawlers.workers import extract_page
+    from supplywatch.store import Document, FetchOutcome, Store, utcnow
 
     site, base = Path(args.site), args.base.encode()
     now = utcnow()
@@ -700,7 +701,7 @@ _PAR_BODIES: list[tuple[str, Any, bytes]] = []
 
 
 def _par_extract(i: int) -> int:
-    from crawlers.workers import extract_page
+    from supplywatch.crawlers.workers import extract_page
 
     _, entry, body = _PAR_BODIES[i]
     extract_page(body, "utf-8", entry.link)
@@ -822,9 +823,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, feeds: 
     w("-" * 90)
     if "seconds" in sw:
         mem = f"parent {sw['self_maxrss_mb']:.0f} / child {sw['children_maxrss_mb']:.0f}"
-        w(f"{'supplywatch crawl (app.crawl)':<34} {sw['articles']:>8} {sw['seconds']:>9.1f} {rate(sw):>11.1f} {mem:>24}")
+        w(f"{'supplywatch crawl (Pipeline.crawl)':<34} {sw['articles']:>8} {sw['seconds']:>9.1f} {rate(sw):>11.1f} {mem:>24}")
     else:
-        w(f"{'supplywatch crawl (app.crawl)':<34} FAILED: {sw.get('error')}")
+        w(f"{'supplywatch crawl (Pipeline.crawl)':<34} FAILED: {sw.get('error')}")
     if "seconds" in nv:
         label = "naive sequential loop" + (" (extrap.)" if nv.get("extrapolated") else "")
         w(f"{label:<34} {nv['articles']:>8} {nv['seconds']:>9.1f} {rate(nv):>11.1f} {nv['self_maxrss_mb']:>24.0f}")
@@ -854,7 +855,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, feeds: 
         w(f"  documents stored {sw['articles']} ({sw['page_text']} with page text, mean {sw['mean_words']:.0f} words), "
           f"{sw['sources']} sources, failed pages {sw['failed_pages']}, sources not ok {len(sw['bad_sources'])}"
           + (f": {sw['bad_sources'][:3]}" if sw["bad_sources"] else ""))
-        w(f"  peak RSS (ru_maxrss): parent {sw['self_maxrss_mb']:.0f} MB (RUSAGE_SELF: the process calling app.crawl); "
+        w(f"  peak RSS (ru_maxrss): parent {sw['self_maxrss_mb']:.0f} MB (RUSAGE_SELF: the process calling Pipeline.crawl); "
           f"children {sw['children_maxrss_mb']:.0f} MB (RUSAGE_CHILDREN: the largest single descendant reaped - "
           "the Scrapy child or one extract worker - not a sum)")
         w(f"  whole tree, sampled from /proc every 0.2 s: peak sum RSS {sw['tree_peak_rss_mb']:.0f} MB, "

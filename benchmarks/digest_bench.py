@@ -145,7 +145,7 @@ def story_labels(rng: random.Random) -> dict[str, float]:
 
 def build_store(db: str, n_docs: int, n_stories: int, seed: int = 1) -> dict[str, Any]:
     """The benchmark's day in a fresh store at ``db``; returns what it holds."""
-    from store import Document, FetchOutcome, Label, Store
+    from supplywatch.store import Document, FetchOutcome, Label, Store
 
     rng = random.Random(seed)
     titles, note = load_titles(n_stories)
@@ -205,9 +205,9 @@ def build_store(db: str, n_docs: int, n_stories: int, seed: int = 1) -> dict[str
 # -- the measurement (a fresh process) ------------------------------------------------------------
 
 def measure(db: str, runs: int, profile: bool) -> dict[str, Any]:
-    from reports.digest import build_digest
-    from reports.render import render_digest
-    from store import Store
+    from supplywatch.reports.digest import build_digest
+    from supplywatch.reports.render import render_digest
+    from supplywatch.store import Store
 
     out: dict[str, Any] = {"rss_start_mb": rss_mb()}
     with Store.open(db, readonly=True) as store:

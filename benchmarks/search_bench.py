@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from store import Document, Label, Store, utcnow  # noqa: E402
-from store.search import quote  # noqa: E402
+from supplywatch.store import Document, Label, Store, utcnow  # noqa: E402
+from supplywatch.store.search import quote  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "news-metadata" / "cybersecurity-news-en-title-3000.csv"
 LABELS = ["supply_chain_cert_compromise", "vulnerability", "malware", "cyber_attack", "data_breach"]

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from classifiers.stories import DEFAULTS, lead_text, same_story, title_overlap, title_words  # noqa: E402
+from supplywatch.classifiers.stories import DEFAULTS, lead_text, same_story, title_overlap, title_words  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "corpus" / "news-metadata" / "cybersecurity-news-en-title-3000.csv"
 PAIRS = ROOT / "benchmarks" / "story-pairs.tsv"
@@ -125,7 +125,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
           f"Python {platform.python_version()}; rule {DEFAULTS}")
     if NEWS.exists():
-        from classifiers.encoder import Encoder
+        from supplywatch.classifiers.encoder import Encoder
 
         news_pairs(Encoder(max_length=128), args.grid)
     else:

@@ -6,7 +6,7 @@ and links, some on supplier domains). The register is real vendor names plus gen
 names, each with aliases, a domain and products.
 
 Prints: the automaton's build time, documents/second for matching alone (``Matcher.match``) and
-end to end through the store (``app.match_suppliers``: read, build, match, save in SQLite), each as
+end to end through the store (``Pipeline.match_suppliers``: read, build, match, save in SQLite), each as
 wall-clock and per CPU-second (steadier on a shared machine), and the machine.
 
     python benchmarks/supplier_match_bench.py                # 5,000 suppliers, 3,000 documents
@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from store import Document, FetchOutcome, Store  # noqa: E402
-from supplywatch import app  # noqa: E402
-from supplywatch.matching import Matcher  # noqa: E402
+from supplywatch.classifiers.suppliers import Matcher  # noqa: E402
+from supplywatch.pipeline import make_pipeline  # noqa: E402
+from supplywatch.store import Document, FetchOutcome, Store  # noqa: E402
 
 TITLES = ROOT.parent / "shared" / "corpus" / "news-metadata" / "cybersecurity-news-en-title-3000.csv"
 
@@ -170,11 +170,12 @@ def main() -> None:
                                        summary=d["summary"], url=d["url"], canonical_url=d["canonical_url"],
                                        published=now) for d in docs], FetchOutcome("bench", "ok", now, now))
             store.import_suppliers(register)
-        from supplywatch import matching
+        from supplywatch.classifiers import suppliers as matching
 
         matching._CACHE.clear()  # count the automaton's build, as a first run after an import does
         t0, c0 = time.perf_counter(), time.process_time()
-        counts = app.match_suppliers(None, db)
+        with make_pipeline(lambda: None, db, create=False) as sw:
+            counts = sw.match_suppliers().as_dict()
         e2e, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"end to end (read register, build, read documents, match, save in SQLite): "
               f"{counts['documents'] / e2e:,.0f} documents/s wall, {counts['documents'] / cpu:,.0f} per CPU-second "

@@ -1,7 +1,9 @@
 """supplywatch's classifiers: labels for stored documents, with scores and evidence sentences.
 
-Public face: :class:`Classifier` (encoder + fitted head), the label names, training and
-evaluation. torch and transformers load only when a Classifier is built.
+Public face: :class:`Classifier` (encoder + fitted head), the label names (from the store's label
+registry), and the stages: labelling (:mod:`.labelling`), clustering (:mod:`.clustering`), supplier
+matching (:mod:`.suppliers`, with the register's CSV in :mod:`.register`). numpy loads with the head
+(:mod:`.model`); torch and transformers only when a Classifier is built.
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .model import CATEGORIES, HEADLINE, LABELS, Head, HeadError
+from supplywatch.store import vocabulary
+
+HEADLINE = vocabulary.headline()
+CATEGORIES = tuple(vocabulary.topics())
+LABELS = (HEADLINE, *CATEGORIES)
 
 PACKAGED_HEAD = Path(__file__).resolve().parent / "head"
 EXAMPLES = Path(__file__).resolve().parent / "data"
@@ -30,6 +36,7 @@ class Classifier:
                  max_length: int = 128):
         from .encoder import Encoder
         from .features import Featurizer
+        from .model import Head
 
         self.head = Head.load(resolve_head(head))
         self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length)
@@ -39,9 +46,12 @@ class Classifier:
     def version(self) -> str:
         return f"{self.head.version}+{self.encoder.name}"
 
-    def classify(self, docs: list[dict[str, Any]]) -> list[list[tuple[Any, bool]]]:
-        """For each document (dict with title, text): [(Label, flagged), ...] over all labels."""
-        return [self.head.labels(f) for f in self.featurizer(docs)]
+    def label(self, docs: list[dict[str, Any]], memory: Any = None) -> list[list[tuple[Any, bool]]]:
+        """For each document (dict with title, text, published): [(Label, flagged), ...] over all labels,
+        through :func:`.labelling.label_documents` (the function `eval` measures) with ``memory``."""
+        from .labelling import label_documents
+
+        return label_documents(docs, self.head, self.featurizer, memory)
 
 
 def examples() -> list[dict[str, Any]]:
@@ -52,6 +62,15 @@ def examples() -> list[dict[str, Any]]:
     for path in sorted(EXAMPLES.glob("*.jsonl")):
         rows += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     return rows
+
+
+def __getattr__(name: str) -> Any:
+    # The head's module imports numpy: only those who ask for it pay (supplier matching does not).
+    if name in ("Head", "HeadError"):
+        from . import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["CATEGORIES", "HEADLINE", "LABELS", "Classifier", "Head", "HeadError", "examples", "resolve_head"]

@@ -11,13 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from store import SupplywatchError
+from supplywatch.store import ConfigError
 
 
-class ModelError(SupplywatchError):
+class ModelError(ConfigError):
     """The configured model folder is missing or is not a usable model."""
-
-    exit_code = 2
 
 
 def packaged_model_path() -> Path:

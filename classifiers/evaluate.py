@@ -11,29 +11,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-from store import UsageError
+from supplywatch.store import InputError
 
+from .labelling import label_documents
 from .lexical import keyword_rule
 from .memory import IncidentMemory
 from .model import CATEGORIES, HEADLINE, Head
 
 
 def read_jsonl(path: str | Path, *, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
-    """Labelled articles from a JSONL file; a bad line is a UsageError naming the line."""
+    """Labelled articles from a JSONL file; a bad line is a InputError naming the line."""
     rows = []
     try:
         lines = Path(path).read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
+        raise InputError(f"{path}: cannot read: {exc}") from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as exc:
-            raise UsageError(f"{path}:{n}: not JSON ({exc})") from None
+            raise InputError(f"{path}:{n}: not JSON ({exc})") from None
         if not isinstance(row, dict) or not isinstance(row.get("title", ""), str) or "text" not in row:
-            raise UsageError(f"{path}:{n}: needs at least 'title' and 'text'")
+            raise InputError(f"{path}:{n}: needs at least 'title' and 'text'")
         published = str(row.get("published") or "")
         if (since and published < since) or (until and published >= until):
             continue
@@ -56,7 +57,7 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
              batch: int = 32) -> dict[str, Any]:
     """Per-label precision/recall/F1, topic macro-F1, the keyword baseline, documents per second."""
     if not rows:
-        raise UsageError("no articles to evaluate")
+        raise InputError("no articles to evaluate")
     rows = sorted(rows, key=lambda r: str(r.get("published") or ""))
     mem = IncidentMemory() if memory else None
     started = time.perf_counter()
@@ -64,14 +65,11 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
     cat_pred: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
-        for row, feats in zip(chunk, featurizer(chunk), strict=True):
-            labels = dict((lab.label, (lab, flagged)) for lab, flagged in head.labels(feats))
-            score = labels[HEADLINE][0].score
-            if mem is not None:
-                score = mem.adjust(row, score, head.threshold)
-            headline_pred.append(bool(score >= head.threshold))
+        for labelled in label_documents(chunk, head, featurizer, mem):
+            flags = {lab.label: flagged for lab, flagged in labelled}
+            headline_pred.append(bool(flags[HEADLINE]))
             for c in CATEGORIES:
-                cat_pred[c].append(bool(labels[c][1]))
+                cat_pred[c].append(bool(flags[c]))
     elapsed = time.perf_counter() - started
     gold = [HEADLINE in (r.get("labels") or []) for r in rows]
     result: dict[str, Any] = {

@@ -14,20 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from store import Label, SupplywatchError
+from supplywatch.store import ConfigError, Label, vocabulary
 
 from .features import DocFeatures
 
-HEADLINE = "supply_chain_cert_compromise"
-CATEGORIES = ("vulnerability", "malware", "cyber_attack", "data_breach")
+HEADLINE = vocabulary.headline()
+CATEGORIES = tuple(vocabulary.topics())
 LABELS = (HEADLINE, *CATEGORIES)
 FEATURES = ("margin_max", "margin_top3", "pos_sim_max", "margin_title", "any_cue", "log_cues",
             "margin_cue_max", "near_miss_share", "share_positive")
 K = 3  # prototypes averaged per sentence: one lucky near-duplicate should not decide
 
 
-class HeadError(SupplywatchError):
-    exit_code = 2
+class HeadError(ConfigError):
+    """The configured head folder is missing, unreadable or from an incompatible version."""
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

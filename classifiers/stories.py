@@ -13,7 +13,6 @@ them: precision and recall of "same story"); they live in :data:`DEFAULTS`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,11 +165,3 @@ def cluster(docs: list[dict[str, Any]], vectors: np.ndarray, index: StoryIndex) 
             out.append(Decision(doc["id"], story, sim, why))
         index.add(story_key, doc.get("title") or "", vec, doc.get("published"), source=source, kind=kind)
     return out
-
-
-def pairs_same(pairs: Iterable[tuple[str, str, np.ndarray, np.ndarray]], params: dict[str, float] | None = None
-               ) -> list[bool]:
-    """For labelled-pair evaluation: the rule's verdict on (title_a, title_b, vector_a, vector_b) pairs."""
-    p = {**DEFAULTS, **(params or {})}
-    return [same_story(float(va @ vb), title_overlap(title_words(ta), title_words(tb)), p) is not None
-            for ta, tb, va, vb in pairs]

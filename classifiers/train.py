@@ -115,3 +115,31 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
     return Head(version=version, encoder=encoder_name, pos=pos, neg=neg, w=w, b=b, platt=platt,
                 threshold=threshold, cat_w=np.array(cat_w, dtype=np.float32), cat_b=np.array(cat_b),
                 cat_platt=np.array(cat_platt), cat_thresholds=np.array(cat_thr), manifest=manifest)
+
+
+def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include_examples: bool = True,
+                  until: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """What `train` fits on: the project's examples, labelled JSONL files (before ``until``) and analysts'
+    corrections (``Store.corrections()`` rows), with a count per origin for the head's manifest."""
+    from . import examples
+    from .evaluate import read_jsonl
+
+    rows: list[dict[str, Any]] = []
+    sources: dict[str, int] = {}
+    if include_examples:
+        rows += examples()
+        sources["project examples"] = len(rows)
+    for path in data:
+        extra = read_jsonl(path, until=until)
+        sources[str(path) + (f" (before {until})" if until else "")] = len(extra)
+        rows += extra
+    by_doc: dict[int, dict[str, Any]] = {}
+    for c in corrections:
+        doc = by_doc.setdefault(c["document_id"], {"title": c["title"], "text": c["text"], "labels": [],
+                                                     "categories": []})
+        if c["value"]:
+            doc["labels" if c["label"] == HEADLINE else "categories"].append(c["label"])
+    rows += list(by_doc.values())
+    if by_doc:
+        sources["analyst corrections"] = len(by_doc)
+    return rows, sources

@@ -17,7 +17,7 @@ from typing import Any
 
 import feedparser
 
-from store import content_hash
+from supplywatch.store import content_hash
 
 from .dates import clamp, parse_iso
 from .safety import declares_entities

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from store import Document, Store, SupplywatchError
+from supplywatch.store import Document, Store, SupplywatchError
 
 log = logging.getLogger("supplywatch.crawl")
 

@@ -13,7 +13,7 @@ import os
 import traceback
 from typing import Any
 
-from store import CrawlError, FetchOutcome, Store, models, utcnow
+from supplywatch.store import CrawlError, FetchOutcome, Store, models, utcnow
 
 log = logging.getLogger("supplywatch.crawl")
 
@@ -48,14 +48,14 @@ def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": False,
         "LOG_INSTALL_ROOT_HANDLER": False,
-        "TWISTED_DNS_RESOLVER": "crawlers.safety.PrivateAddressResolver",
+        "TWISTED_DNS_RESOLVER": "supplywatch.crawlers.safety.PrivateAddressResolver",
         "DOWNLOADER_MIDDLEWARES": {
             # Before robots.txt (100), so a refused host is not even asked for its robots.txt.
-            "crawlers.safety.SafetyMiddleware": 50,
+            "supplywatch.crawlers.safety.SafetyMiddleware": 50,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "crawlers.middlewares.RetryAfterMiddleware": 550,
+            "supplywatch.crawlers.middlewares.RetryAfterMiddleware": 550,
         },
-        "ITEM_PIPELINES": {"crawlers.pipeline.StorePipeline": 300},
+        "ITEM_PIPELINES": {"supplywatch.crawlers.pipeline.StorePipeline": 300},
         "SUPPLYWATCH_DB": db_path,
         "SUPPLYWATCH_PRIVATE_ALLOWLIST": list(options["private_allowlist"]),
         "SUPPLYWATCH_RETRY_AFTER_MAX": options["retry_after_max"],

@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 
-from store import Document, FetchOutcome, content_hash, models, utcnow
+from supplywatch.store import Document, FetchOutcome, content_hash, models, utcnow
 
 from . import dates
 from .csaf import CsafFormatError, parse_csaf, parse_rolie

@@ -13,17 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from store import UsageError, is_day
+from supplywatch.store import InputError, is_day, vocabulary
 
-HEADLINE = "supply_chain_cert_compromise"
-TOPICS = ["vulnerability", "malware", "cyber_attack", "data_breach"]
-SECTION_TITLES = {
-    HEADLINE: "Supply-chain certificate and signing-key compromises",
-    "vulnerability": "Vulnerabilities",
-    "malware": "Malware",
-    "cyber_attack": "Cyber attacks",
-    "data_breach": "Data breaches",
-}
+HEADLINE = vocabulary.headline()
 TOPIC_LIMIT = 10
 SUPPLIERS = "suppliers"  # the "Your suppliers" section's key (not a classifier label)
 SUPPLIERS_TITLE = "Your suppliers"
@@ -142,7 +134,7 @@ def parse_day(day: str | None) -> str:
     if day is None:
         return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     if not is_day(day):
-        raise UsageError(f"bad date {day!r}: expected YYYY-MM-DD, for example 2021-01-12")
+        raise InputError(f"bad date {day!r}: expected YYYY-MM-DD, for example 2021-01-12")
     return day
 
 
@@ -244,7 +236,7 @@ def _stories(docs: list[dict[str, Any]]) -> list[_Story]:
 
 def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
     items = sorted((s.item(label) for s in stories if s.best(label)), key=lambda i: (-i.score, i.title.casefold()))
-    return Section(label, SECTION_TITLES[label], items[:limit] if limit else items, len(items))
+    return Section(label, vocabulary.display(label), items[:limit] if limit else items, len(items))
 
 
 def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC_LIMIT) -> Digest:
@@ -254,7 +246,7 @@ def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC
     stories = _stories([d for d in docs if d["labels"]])
     headline = _section(HEADLINE, stories, None)
     rest = [s for s in stories if not s.best(HEADLINE)]
-    topics = [_section(label, rest, topic_limit) for label in TOPICS]
+    topics = [_section(label, rest, topic_limit) for label in vocabulary.topics()]
     return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources(),
                   suppliers=_suppliers_section(store, docs))
 

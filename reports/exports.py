@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from store import Store, UsageError
+from supplywatch.store import InputError, Store
 
 from .digest import safe_url
 
@@ -53,7 +53,7 @@ def _since(days: int | None, now: datetime | None) -> str | None:
     if days is None:
         return None
     if days < 1:
-        raise UsageError(f"--days must be at least 1, not {days}")
+        raise InputError(f"--days must be at least 1, not {days}")
     return ((now or datetime.now(UTC)) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

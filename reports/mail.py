@@ -23,7 +23,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from store.errors import ConfigError
+from supplywatch.store.errors import ConfigError
 
 from .digest import TOPIC_LIMIT, Digest, Section
 from .render import render_digest

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from store import UsageError
+from supplywatch.store import InputError
 
 from .digest import Digest, safe_url
 
@@ -45,7 +45,7 @@ def _environment(templates_dir: str | None) -> Environment:
     if templates_dir is not None:
         folder = Path(templates_dir)
         if not folder.is_dir():
-            raise UsageError(f"{folder}: no such templates folder")
+            raise InputError(f"{folder}: no such templates folder")
         loaders.append(FileSystemLoader(str(folder)))
     loaders.append(FileSystemLoader(str(PACKAGED)))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=autoescape, undefined=StrictUndefined,
@@ -68,5 +68,5 @@ def render_digest(digest: Digest, templates_dir: str | Path | None = None) -> Re
         html = env.get_template("digest.html.j2").render(digest=digest)
         text = env.get_template("digest.txt.j2").render(digest=digest)
     except TemplateNotFound as exc:  # pragma: no cover - the packaged templates are always there
-        raise UsageError(f"template not found: {exc}") from None
+        raise InputError(f"template not found: {exc}") from None
     return Rendered(html=html, text=text)

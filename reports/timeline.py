@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from store import UsageError, is_day
+from supplywatch.store import InputError, is_day
 
 from .digest import safe_url
 
@@ -62,14 +62,14 @@ def check_since(since: str | None) -> str | None:
     if since is None:
         return None
     if not is_day(since):
-        raise UsageError(f"bad date {since!r} for --since: expected YYYY-MM-DD, for example 2021-01-01")
+        raise InputError(f"bad date {since!r} for --since: expected YYYY-MM-DD, for example 2021-01-01")
     return since
 
 
-def unknown_supplier(name: str, suppliers: list[dict[str, Any]]) -> UsageError:
+def unknown_supplier(name: str, suppliers: list[dict[str, Any]]) -> InputError:
     """A one-line error naming the close names of the register (difflib), or how to fill the register."""
     if not suppliers:
-        return UsageError(f"no supplier {name!r}: the register is empty (supplywatch suppliers import FILE.csv)")
+        return InputError(f"no supplier {name!r}: the register is empty (supplywatch suppliers import FILE.csv)")
     names = {s["name"].casefold(): s["name"] for s in suppliers}
     for s in suppliers:
         for alias in s["aliases"]:
@@ -77,7 +77,7 @@ def unknown_supplier(name: str, suppliers: list[dict[str, Any]]) -> UsageError:
     close = difflib.get_close_matches(" ".join(name.split()).casefold(), list(names), n=3, cutoff=0.6)
     hint = sorted({names[c] for c in close}, key=str.casefold)
     suffix = f"; did you mean {', '.join(hint)}?" if hint else " (supplywatch suppliers list shows the register)"
-    return UsageError(f"no supplier {name!r}{suffix}")
+    return InputError(f"no supplier {name!r}{suffix}")
 
 
 def build_timeline(store: Any, name: str, *, since: str | None = None) -> Timeline:

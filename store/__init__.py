@@ -3,10 +3,11 @@
 Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
 """
 
-from .core import Store, utcnow
-from .errors import BusyError, ConfigError, CrawlError, DeliveryError, StoreError, SupplywatchError, UsageError
-from .labels import Label
-from .models import Document, FetchOutcome, SaveResult, content_hash, is_day
+from . import vocabulary
+from .core import Store
+from .errors import BusyError, ConfigError, CrawlError, DeliveryError, InputError, StorageError, SupplywatchError
+from .models import Document, FetchOutcome, SaveResult, content_hash, is_day, utcnow
+from .vocabulary import Label, LabelSpec
 
 __all__ = [
     "BusyError",
@@ -16,12 +17,14 @@ __all__ = [
     "Document",
     "FetchOutcome",
     "Label",
+    "LabelSpec",
     "SaveResult",
     "Store",
-    "StoreError",
+    "StorageError",
     "SupplywatchError",
-    "UsageError",
+    "InputError",
     "content_hash",
     "is_day",
     "utcnow",
+    "vocabulary",
 ]

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import sqlite_utils
 from . import schema
 from .deliveries import DeliveriesMixin
 from .digest import DigestMixin
-from .errors import SchemaBehind, StoreError
+from .errors import SchemaBehind, StorageError
 from .exports import ExportsMixin
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
@@ -31,24 +30,20 @@ from .suppliers import SuppliersMixin
 BUSY_TIMEOUT_S = 30.0
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @contextmanager
 def _sqlite_errors(path: Path) -> Iterator[None]:
-    """Turn sqlite3's errors into StoreError with the file's name: one line, no traceback."""
+    """Turn sqlite3's errors into StorageError with the file's name: one line, no traceback."""
     try:
         yield
     except sqlite3.OperationalError as exc:
         msg = str(exc)
         if "locked" in msg or "busy" in msg:
-            raise StoreError(f"{path}: database is locked by another process ({msg})") from exc
+            raise StorageError(f"{path}: database is locked by another process ({msg})") from exc
         if "readonly" in msg or "read-only" in msg:
-            raise StoreError(f"{path}: database is read-only ({msg})") from exc
-        raise StoreError(f"{path}: {msg}") from exc
+            raise StorageError(f"{path}: database is read-only ({msg})") from exc
+        raise StorageError(f"{path}: {msg}") from exc
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable supplywatch database ({exc})") from exc
+        raise StorageError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
 class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin, ExportsMixin):
@@ -69,9 +64,9 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
         """
         path = Path(path)
         if not path.exists() and (readonly or not create):
-            raise StoreError(f"{path}: no such database (run `supplywatch init` or `supplywatch crawl`)")
+            raise StorageError(f"{path}: no such database (run `supplywatch init` or `supplywatch crawl`)")
         if path.is_dir():
-            raise StoreError(f"{path}: is a directory, not a database file")
+            raise StorageError(f"{path}: is a directory, not a database file")
         with _sqlite_errors(path):
             if readonly:
                 conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
@@ -83,7 +78,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if readonly:
                 if version != schema.SCHEMA_VERSION:
-                    raise (SchemaBehind if version < schema.SCHEMA_VERSION else StoreError)(
+                    raise (SchemaBehind if version < schema.SCHEMA_VERSION else StorageError)(
                         f"{path}: schema version {version}, expected {schema.SCHEMA_VERSION} "
                         "(open it once without read-only to migrate)"
                     )
@@ -93,8 +88,17 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
                 try:
                     schema.migrate(db)
                 except ValueError as exc:
-                    raise StoreError(f"{path}: {exc}") from exc
+                    raise StorageError(f"{path}: {exc}") from exc
         return cls(db, path)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """The store opened read-only (search, serve); an archive of an older schema is migrated once first."""
+        try:
+            return cls.open(path, readonly=True)
+        except SchemaBehind:
+            cls.open(path, create=False).close()  # migrating needs a writable file; a read-only one fails here, one line
+            return cls.open(path, readonly=True)
 
     def close(self) -> None:
         self.db.close()
@@ -182,7 +186,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
     def insert_documents(self, documents: Iterable[Document], now: str) -> int:
         """Insert new documents in one transaction, without save_fetch's per-document dedup (bulk loads).
 
-        A document whose canonical URL or guid is already stored fails the whole batch (StoreError).
+        A document whose canonical URL or guid is already stored fails the whole batch (StorageError).
         """
         rows = []
         for doc in documents:
@@ -237,7 +241,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
     def _record_outcome(self, outcome: FetchOutcome, result: SaveResult) -> None:
         old = self.source_state(outcome.source)
         if not old:
-            raise StoreError(f"unknown source {outcome.source!r}")
+            raise StorageError(f"unknown source {outcome.source!r}")
         update: dict[str, Any] = {
             "last_attempt": outcome.started_at,
             "last_status": outcome.status,

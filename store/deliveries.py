@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputError
 from .models import is_day
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -24,7 +24,7 @@ def _now() -> str:
 
 def _check_day(day: str) -> str:
     if not is_day(day):
-        raise UsageError(f"bad day {day!r}: expected YYYY-MM-DD")
+        raise InputError(f"bad day {day!r}: expected YYYY-MM-DD")
     return day
 
 
@@ -87,7 +87,7 @@ class DeliveriesMixin:
     def _finish(self, day: str, recipient: str, values: dict[str, Any]) -> None:
         with self._guard(), self.db.atomic():
             if self._delivery_row(_check_day(day), recipient) is None:
-                raise UsageError(f"no delivery of {day} to {recipient} was started")
+                raise InputError(f"no delivery of {day} to {recipient} was started")
             self.db["deliveries"].update((day, recipient), values)
 
     def count_day_documents(self, day: str) -> int:

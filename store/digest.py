@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputError
 from .models import FAILURES, is_day
 
 
@@ -25,7 +25,7 @@ class DigestMixin:
         it is empty for a document the classifier flagged with nothing (or has not labelled yet).
         """
         if not is_day(day):
-            raise UsageError(f"bad day {day!r}: expected YYYY-MM-DD")
+            raise InputError(f"bad day {day!r}: expected YYYY-MM-DD")
         with self._guard():
             docs = self.db.execute_returning_dicts(
                 """

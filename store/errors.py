@@ -1,7 +1,8 @@
-"""The project's one exception hierarchy.
+"""The project's one exception hierarchy, by meaning: configuration, input, storage, crawl, delivery.
 
-It lives at the bottom layer (store) so every layer above can raise and catch it without
-importing a sibling; the CLI turns any SupplywatchError into a one-line message and an exit code.
+It lives at the bottom layer (store) so every layer above can raise and catch it without importing
+a sibling. No class here knows its exit status: the CLI maps meanings to exit codes in one table
+(``supplywatch.cli.EXIT_CODES``), and messages never name command-line flags.
 """
 
 from __future__ import annotations
@@ -10,37 +11,27 @@ from typing import Any
 
 
 class SupplywatchError(Exception):
-    """Base of every error supplywatch reports to a user. ``exit_code`` is the CLI's exit status."""
-
-    exit_code = 1
+    """Base of every error supplywatch reports to a user, as one line."""
 
 
 class ConfigError(SupplywatchError):
-    """The configuration file or an option is invalid; nothing has been fetched or written."""
-
-    exit_code = 2
+    """The configuration (file, environment, a classifier head or model it names) is unusable."""
 
 
-class UsageError(SupplywatchError):
-    """A command was given input it cannot use (a bad query, a bad date)."""
-
-    exit_code = 2
+class InputError(SupplywatchError):
+    """What was asked cannot be done with the input given (a bad query, a bad date, an unknown id or name)."""
 
 
-class StoreError(SupplywatchError):
-    """The database cannot be opened, is locked, read-only, corrupt or of a newer schema."""
-
-    exit_code = 3
+class StorageError(SupplywatchError):
+    """The database cannot be opened, is locked, read-only, corrupt or of a newer schema; or a file cannot be written."""
 
 
-class SchemaBehind(StoreError):
+class SchemaBehind(StorageError):
     """A read-only open found a file of an older schema: a writable open would migrate it."""
 
 
 class CrawlError(SupplywatchError):
     """The crawl itself could not run (not one source failing: that is recorded, not raised)."""
-
-    exit_code = 4
 
 
 class DeliveryError(SupplywatchError):
@@ -49,8 +40,6 @@ class DeliveryError(SupplywatchError):
     ``results`` holds one dict per recipient tried (recipient, status, message_id, error).
     """
 
-    exit_code = 5
-
     def __init__(self, message: str, results: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.results = results or []
@@ -58,6 +47,3 @@ class DeliveryError(SupplywatchError):
 
 class BusyError(SupplywatchError):
     """Another `supplywatch run` holds the lock: this one did nothing (cron overlap, not a failure of the work)."""
-
-    # EX_TEMPFAIL from sysexits.h: try again later.
-    exit_code = 75

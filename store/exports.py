@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import UsageError
+from . import vocabulary
+from .errors import InputError
 
 SUPPLIER_TABLES = ("suppliers", "supplier_matches")
 
@@ -21,10 +22,10 @@ SUPPLIER_TABLES = ("suppliers", "supplier_matches")
 CERT_COMPROMISES_30_DAYS = """
 select d.id, d.published, d.title, d.source, d.vendor, d.url, l.score, l.evidence
 from labels l join documents d on d.id = l.document_id
-where l.label = 'supply_chain_cert_compromise' and l.flagged = 1
+where l.label = '{headline}' and l.flagged = 1
   and coalesce(d.published, d.fetched_at) >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 order by coalesce(d.published, d.fetched_at) desc, d.id desc
-""".strip()
+""".strip().format(headline=vocabulary.headline())  # a registry name: [a-z0-9_], never user text
 
 # Views are schema and schema changes are migrations, so "documents by month" is a canned query.
 DOCUMENTS_BY_MONTH = """
@@ -78,13 +79,13 @@ class ExportsMixin:
     def supplier_id(self, name: str) -> int:
         """The id of the supplier called ``name`` (or with ``name`` among its aliases), case-insensitively.
 
-        Raises UsageError when the file has no supplier register or no such supplier.
+        Raises InputError when the file has no supplier register or no such supplier.
         """
         if not self.has_supplier_register() or not self.suppliers():  # type: ignore[attr-defined]
-            raise UsageError("no supplier register yet")
+            raise InputError("no supplier register yet")
         found = self.supplier(name)  # type: ignore[attr-defined]  # SuppliersMixin
         if found is None:
-            raise UsageError(f"no supplier named {name!r}")
+            raise InputError(f"no supplier named {name!r}")
         return found["id"]
 
     def flagged_stories(self, *, label: str | None = None, since: str | None = None, supplier_id: int | None = None,
@@ -100,7 +101,7 @@ class ExportsMixin:
         """
         register = self.has_supplier_register()
         if supplier_id is not None and not register:
-            raise UsageError("no supplier register yet")
+            raise InputError("no supplier register yet")
         where = ["l.flagged = 1"]
         params: list[Any] = []
         if label is not None:

@@ -6,17 +6,10 @@ Mixed into :class:`store.core.Store`; SQL stays in the store package.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from .errors import UsageError
-
-
-@dataclass
-class Label:
-    label: str
-    score: float
-    evidence: str = ""
+from .errors import InputError
+from .vocabulary import Label
 
 
 class LabelsMixin:
@@ -73,16 +66,10 @@ class LabelsMixin:
                 order by d.published desc limit ?
                 """, [label, since, since, limit])
 
-    def labels_for(self, doc_id: int) -> list[dict[str, Any]]:
-        with self._guard():
-            return self.db.execute_returning_dicts(
-                "select label, score, evidence, model_version from labels where document_id = ? order by score desc",
-                [doc_id])
-
     def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "") -> None:
         with self._guard(), self.db.atomic():
             if not self.db.execute("select 1 from documents where id = ?", [doc_id]).fetchone():
-                raise UsageError(f"no document with id {doc_id}")
+                raise InputError(f"no document with id {doc_id}")
             self.db["corrections"].upsert(
                 {"document_id": doc_id, "label": label, "value": int(value), "note": note, "created_at": now},
                 pk=("document_id", "label"),
@@ -96,9 +83,3 @@ class LabelsMixin:
                 select c.document_id, c.label, c.value, d.title, d.text, d.published
                 from corrections c join documents d on d.id = c.document_id order by c.created_at
                 """)
-
-    def label_counts(self) -> list[dict[str, Any]]:
-        with self._guard():
-            return self.db.execute_returning_dicts(
-                "select label, model_version, count(*) as documents, round(avg(score), 3) as mean_score "
-                "from labels group by label, model_version order by label")

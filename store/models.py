@@ -8,9 +8,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def utcnow() -> str:
+    """Now, UTC, to the second, as the store writes every timestamp."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_day(value: object) -> bool:

@@ -16,7 +16,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputError
 from .models import is_day
 
 MAX_QUERY_CHARS = 2000
@@ -28,20 +28,20 @@ _NOT_SYNTAX = ("locked", "busy", "readonly", "read-only", "no such table", "unab
 NO_REGISTER = "no supplier register yet: run supplywatch suppliers import"
 
 
-def parse_day(value: str, option: str) -> date:
-    """A YYYY-MM-DD date, or a one-line UsageError naming the option."""
+def parse_day(value: str, what: str) -> date:
+    """A YYYY-MM-DD date, or a one-line InputError naming the argument (the CLI checks its options first)."""
     if not is_day(value):
-        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+        raise InputError(f"{what}: {value!r} is not a date (YYYY-MM-DD)")
     return date.fromisoformat(value)
 
 
 def quote(query: str) -> str:
     """The user's words as FTS5 strings: "quoted phrases" stay phrases, every other word is quoted alone,
-    so no character is syntax. A stray quote is dropped; nothing left to search for is a UsageError."""
+    so no character is syntax. A stray quote is dropped; nothing left to search for is a InputError."""
     terms = [phrase or word for phrase, word in _TERMS.findall(query.replace("\x00", " "))]
     terms = [t for t in terms if t.strip()]
     if not terms:
-        raise UsageError(f"nothing to search for in {query!r}")
+        raise InputError(f"nothing to search for in {query!r}")
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
@@ -56,25 +56,25 @@ class SearchMixin:
         """Full-text search over title and text, best match first, with a highlighted snippet of the text.
 
         The user's words are quoted (no FTS syntax) unless ``raw``, which passes FTS5 query syntax
-        (phrases, NEAR, prefix*, AND/OR/NOT, ``title:``); a syntax error there is a UsageError.
+        (phrases, NEAR, prefix*, AND/OR/NOT, ``title:``); a syntax error there is a InputError.
         Filters: ``label`` (flagged, score >= ``min_score``), ``source`` (exact name), ``since`` /
         ``until`` (YYYY-MM-DD, both days included, on the publication date), ``supplier`` (documents
         matched to the supplier of that name, any case).
         """
         if not query.strip():
-            raise UsageError("empty search query")
+            raise InputError("empty search query")
         if len(query) > MAX_QUERY_CHARS:
-            raise UsageError(f"search query too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
+            raise InputError(f"search query too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
         match = query if raw else quote(query)
         where: list[str] = []
         params: dict[str, Any] = {}
         if source is not None:
             where.append("d.source = :source")
             params["source"] = source
-        first = parse_day(since, "--since") if since else None
-        last = parse_day(until, "--until") if until else None
+        first = parse_day(since, "since") if since else None
+        last = parse_day(until, "until") if until else None
         if first and last and first > last:
-            raise UsageError(f"--since {since} is after --until {until}")
+            raise InputError(f"since {since} is after until {until}")
         if first:
             where.append("d.published >= :since")
             params["since"] = first.isoformat()
@@ -119,7 +119,7 @@ class SearchMixin:
                 if not raw or any(word in msg for word in _NOT_SYNTAX):
                     raise
                 shown = query if len(query) <= 60 else query[:59] + "…"
-                raise UsageError(f"invalid search syntax in {shown!r} ({msg}); "
+                raise InputError(f"invalid search syntax in {shown!r} ({msg}); "
                                  "leave out --raw to search the words as written") from None
 
     def optimize_search(self) -> None:
@@ -133,20 +133,20 @@ class SearchMixin:
 
     def _supplier_ids(self, name: str) -> list[int]:
         """Ids of the register's suppliers called ``name`` (any case, spaces collapsed), else of those with that
-        alias (the register's own rule), or a UsageError."""
+        alias (the register's own rule), or a InputError."""
         def key(text: str) -> str:
             return " ".join(text.split()).casefold()
 
         with self._guard():
             if not (self.db["suppliers"].exists() and self.db["supplier_matches"].exists()):
-                raise UsageError(NO_REGISTER)
+                raise InputError(NO_REGISTER)
             rows = self.db.execute("select id, name, aliases from suppliers").fetchall()
         wanted = key(name)
         ids = [sid for sid, sname, _ in rows if key(sname or "") == wanted]
         if not ids:
             ids = [sid for sid, _, aliases in rows if any(key(a) == wanted for a in _json_list(aliases))]
         if not ids:
-            raise UsageError(f"no supplier named {name!r} in the register")
+            raise InputError(f"no supplier named {name!r} in the register")
         return ids
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputError
+from .models import utcnow
 
 REASONS = ("first", "embedding", "title", "manual")
 
@@ -62,29 +63,34 @@ class StoriesMixin:
         """
         return self.assign_stories([(document_id, story_id, similarity, reason)])[0]
 
-    def assign_stories(self, assignments: Iterable[tuple[int, int | None, float, str]]) -> list[int]:
-        """Many :meth:`assign_story` calls in one transaction; returns the story id of each."""
-        from .core import utcnow
+    def assign_stories(self, assignments: Iterable[tuple[int, int | str | None, float, str]]) -> list[int]:
+        """Many :meth:`assign_story` calls in one transaction; returns the story id of each.
 
+        A story id may also be ``"new:<document id>"``: the story that an earlier assignment of this
+        call made for that document (clustering names the stories of a batch before they are stored).
+        """
         now = utcnow()
         out: list[int] = []
         touched: set[int] = set()
+        made: dict[str, int] = {}
         with self._guard(), self.db.atomic():
-            for document_id, story_id, similarity, reason in assignments:
+            for document_id, key, similarity, reason in assignments:
+                story_id = made[key] if isinstance(key, str) else key
                 if reason not in REASONS:
-                    raise UsageError(f"unknown story reason {reason!r} (one of: {', '.join(REASONS)})")
+                    raise InputError(f"unknown story reason {reason!r} (one of: {', '.join(REASONS)})")
                 doc = self.db.execute("select title, coalesce(published, fetched_at) from documents where id = ?",
                                       [document_id]).fetchone()
                 if doc is None:
-                    raise UsageError(f"no document with id {document_id}")
+                    raise InputError(f"no document with id {document_id}")
                 old = self.db.execute("select story_id from story_documents where document_id = ?",
                                       [document_id]).fetchone()
                 if story_id is None:
                     story_id = self.db["stories"].insert(
                         {"title": doc[0], "first_published": doc[1], "last_published": doc[1], "documents": 0,
                          "created_at": now, "updated_at": now}).last_pk
+                    made[f"new:{document_id}"] = story_id
                 elif self.db.execute("select 1 from stories where id = ?", [story_id]).fetchone() is None:
-                    raise UsageError(f"no story with id {story_id}")
+                    raise InputError(f"no story with id {story_id}")
                 self.db["story_documents"].upsert(
                     {"document_id": document_id, "story_id": story_id, "similarity": float(similarity),
                      "reason": reason, "assigned_at": now}, pk="document_id")

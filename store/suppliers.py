@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .errors import UsageError
+from .errors import InputError
+from .models import utcnow
 
 ROLES = ("subject", "mentioned")
 FIELDS = ("title", "lead", "text", "link")
@@ -62,15 +63,13 @@ class SuppliersMixin:
         changed, so every document is matched again. Returns counts: ``imported`` (new suppliers),
         ``merged`` (rows folded into an existing supplier, or one earlier in ``rows``), ``changed``.
         """
-        from .core import utcnow
-
         now = utcnow()
         counts = {"imported": 0, "merged": 0, "changed": 0}
         with self._guard(), self.db.atomic():
             for row in rows:
                 name = " ".join(str(row.get("name") or "").split())
                 if not name:
-                    raise UsageError("a supplier needs a name")
+                    raise InputError("a supplier needs a name")
                 key = name_key(name)
                 found = self.db.execute_returning_dicts("select * from suppliers where name_key = ?", [key])
                 if not found:
@@ -164,8 +163,6 @@ class SuppliersMixin:
         supplier_id, role, field, term. Matches of suppliers removed meanwhile are dropped; a register
         changed meanwhile leaves these documents due again (their version is ``version``).
         """
-        from .core import utcnow
-
         now = utcnow()
         docs: list[tuple[int]] = []
         rows: list[tuple[Any, ...]] = []
@@ -175,7 +172,7 @@ class SuppliersMixin:
             states.append((doc_id, version, content_hash, now))
             for m in matches:
                 if m["role"] not in ROLES or m["field"] not in FIELDS:
-                    raise UsageError(f"bad supplier match {m!r}")
+                    raise InputError(f"bad supplier match {m!r}")
                 rows.append((doc_id, m["supplier_id"], m["role"], m["field"], m["term"]))
         # Plain executemany: sqlite-utils' insert_all/upsert inspect the table on every call, 10x slower here.
         with self._guard(), self.db.atomic():
@@ -197,7 +194,7 @@ class SuppliersMixin:
         ``labels``: its flagged labels (label, score, evidence), highest score first.
         """
         if since is not None and not _SINCE.fullmatch(since):
-            raise UsageError(f"bad date {since!r}: expected YYYY-MM-DD")
+            raise InputError(f"bad date {since!r}: expected YYYY-MM-DD")
         with self._guard():
             docs = self.db.execute_returning_dicts(
                 """

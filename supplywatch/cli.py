@@ -13,15 +13,41 @@ from typing import Any
 
 import click
 
-from store import SupplywatchError, UsageError
+from supplywatch.store import (
+    BusyError,
+    ConfigError,
+    CrawlError,
+    DeliveryError,
+    InputError,
+    StorageError,
+    SupplywatchError,
+    is_day,
+    vocabulary,
+)
 
-from . import app
 from . import config as configuration
 from .output import echo_csv, echo_json, table
+from .pipeline import Pipeline, make_pipeline
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-# Label names without importing the classifier package's heavy parts (it imports none at top level).
-LABEL_NAMES = ["supply_chain_cert_compromise", "vulnerability", "malware", "cyber_attack", "data_breach"]
+LABEL_NAMES = vocabulary.label_names()
+
+
+# The one table of exit statuses, by the error's meaning (the README's "Errors" paragraph says the same).
+EXIT_CODES: dict[type[SupplywatchError], int] = {
+    ConfigError: 2,
+    InputError: 2,
+    StorageError: 3,
+    CrawlError: 4,
+    DeliveryError: 5,
+    BusyError: 75,  # EX_TEMPFAIL from sysexits.h: another run holds the lock, try again later
+    SupplywatchError: 1,
+}
+
+
+def exit_code(exc: SupplywatchError) -> int:
+    """The exit status of ``exc``: its nearest class in EXIT_CODES."""
+    return next(EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES)
 
 
 class Group(click.Group):
@@ -30,7 +56,7 @@ class Group(click.Group):
             return super().invoke(ctx)
         except SupplywatchError as exc:
             click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(exit_code(exc))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
@@ -53,6 +79,13 @@ class Env:
     @property
     def db(self) -> str:
         return configuration.db_path(self.db_option)
+
+    def pipeline(self, *, create: bool = False, readonly: bool = False) -> Pipeline:
+        """The pipeline over this database; the configuration is loaded only if a stage asks for it.
+
+        ``create=False`` (the default): a missing database is an error, not a new empty one.
+        """
+        return make_pipeline(lambda: self.config, self.db, create=create, readonly=readonly)
 
 
 pass_env = click.make_pass_decorator(Env)
@@ -116,8 +149,8 @@ def init(env: Env, force: bool) -> None:
     except OSError as exc:
         raise SupplywatchError(f"{path}: cannot write: {exc.strerror}") from None
     cfg = configuration.load(path)
-    with app.open_store(env.db) as store:
-        store.sync_sources(cfg.sources)
+    with env.pipeline(create=True) as pipeline:
+        pipeline.store.sync_sources(cfg.sources)
     click.echo(f"Wrote {path} ({len(cfg.sources)} sources) and created {env.db}.")
     click.echo("Next: supplywatch crawl")
 
@@ -150,7 +183,8 @@ def crawl(env: Env, source: str | None, force: bool, as_json: bool) -> None:
 
     Example: supplywatch crawl --source cisa-csaf
     """
-    _crawl_report(app.crawl(env.config, env.db, source=source, force=force), as_json)
+    with env.pipeline(create=True) as pipeline:
+        _crawl_report(pipeline.crawl(source=source, force=force), as_json)
 
 
 @cli.command()
@@ -161,8 +195,8 @@ def sources(env: Env, as_json: bool) -> None:
 
     Example: supplywatch sources --json | jq '.[] | select(.consecutive_failures > 2)'
     """
-    with app.open_store(env.db, create=False) as store:
-        rows = store.sources()
+    with env.pipeline() as pipeline:
+        rows = pipeline.store.sources()
     if as_json:
         echo_json(rows)
         return
@@ -172,6 +206,15 @@ def sources(env: Env, as_json: bool) -> None:
     click.echo(table(rows, [("name", "SOURCE"), ("kind", "KIND"), ("last_status", "STATUS"),
                             ("http_status", "HTTP"), ("last_success", "LAST SUCCESS"),
                             ("consecutive_failures", "FAILS"), ("documents", "DOCS"), ("last_error", "LAST ERROR")]))
+
+
+def _check_days(since: str | None, until: str | None) -> None:
+    """--since / --until as the user typed them, checked here so the error names the option."""
+    for option, value in (("--since", since), ("--until", until)):
+        if value is not None and not is_day(value):
+            raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+    if since and until and since > until:
+        raise InputError(f"--since {since} is after --until {until}")
 
 
 @cli.command()
@@ -205,9 +248,10 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
     Example: supplywatch search "stolen certificate" --since 2026-01-01 --label supply_chain_cert_compromise
     """
     if as_json and as_csv:
-        raise UsageError("--json and --csv cannot be used together")
-    with app.open_readonly(env.db) as store:
-        rows = store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier, source=source,
+        raise InputError("--json and --csv cannot be used together")
+    _check_days(since, until)
+    with env.pipeline(readonly=True) as pipeline:
+        rows = pipeline.store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier, source=source,
                             since=since, until=until, raw=raw)
     if as_json:
         echo_json(rows)
@@ -236,9 +280,10 @@ def classify(env: Env, relabel: bool, limit: int | None) -> None:
 
     Example: supplywatch classify && supplywatch search key --label supply_chain_cert_compromise
     """
-    counts = app.classify(env.config, env.db, relabel=relabel, limit=limit)
-    flagged = ", ".join(f"{k} {v}" for k, v in sorted(counts["flagged"].items())) or "none"
-    click.echo(f"Labelled {counts['documents']} documents with model {counts['model_version']}; flagged: {flagged}.")
+    with env.pipeline(create=True) as pipeline:
+        result = pipeline.classify(relabel=relabel, limit=limit)
+    flagged = ", ".join(f"{k} {v}" for k, v in sorted(result.flagged.items())) or "none"
+    click.echo(f"Labelled {result.documents} documents with model {result.model_version}; flagged: {flagged}.")
 
 
 @cli.command()
@@ -256,10 +301,10 @@ def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> Non
     Example: supplywatch cluster && supplywatch cluster --story 3
     """
     if story_id is not None:
-        with app.open_store(env.db, create=False) as store:
-            story = store.story(story_id)
+        with env.pipeline() as pipeline:
+            story = pipeline.store.story(story_id)
         if story is None:
-            raise UsageError(f"no story with id {story_id}")
+            raise InputError(f"no story with id {story_id}")
         if as_json:
             echo_json(story)
             return
@@ -268,7 +313,8 @@ def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> Non
         click.echo(table(story["members"], [("id", "ID"), ("published", "PUBLISHED"), ("source", "SOURCE"),
                                             ("reason", "WHY"), ("similarity", "SIM"), ("title", "TITLE")], max_width=70))
         return
-    counts = app.cluster(env.config, env.db, rebuild=rebuild)
+    with env.pipeline(create=True) as pipeline:
+        counts = pipeline.cluster(rebuild=rebuild).as_dict()
     if as_json:
         echo_json(counts)
         return
@@ -287,10 +333,10 @@ def label(env: Env, doc_id: int, label: str, value: bool, note: str) -> None:
 
     Example: supplywatch label 42 supply_chain_cert_compromise --no --note "TLS bug, nothing stolen"
     """
-    from store import utcnow
+    from supplywatch.store import utcnow
 
-    with app.open_store(env.db, create=False) as store:
-        store.add_correction(doc_id, label, value, utcnow(), note)
+    with env.pipeline() as pipeline:
+        pipeline.store.add_correction(doc_id, label, value, utcnow(), note)
     click.echo(f"Recorded: document {doc_id} {'is' if value else 'is not'} {label}.")
 
 
@@ -310,7 +356,8 @@ def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool,
 
     Example: supplywatch train --data my-labelled.jsonl --out supplywatch-head
     """
-    head = app.train(env.config, env.db, data=list(data), out=out, include_examples=not no_examples, until=until)
+    with env.pipeline(create=True) as pipeline:
+        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until)
     click.echo(f"Wrote head {head.version} to {out}/ ({head.manifest['examples']} examples, "
                f"{head.manifest['positives']} positive); threshold {head.threshold:.3f}.")
 
@@ -331,7 +378,8 @@ def eval_cmd(env: Env, file: str, head: str | None, since: str | None, until: st
 
     Example: supplywatch eval ../shared/eval/dev.jsonl --since 2015 --json
     """
-    result = app.evaluate(env.config, file, head=head, since=since, until=until, memory=not no_memory)
+    with env.pipeline() as pipeline:
+        result = pipeline.evaluate(file, head=head, since=since, until=until, memory=not no_memory)
     if as_json:
         echo_json(result)
         return
@@ -391,19 +439,18 @@ def digest(env: Env, day: str | None, out: str | None, send: bool, to: str | Non
     Example: supplywatch digest --date 2021-01-12 --send
     """
     if (to or force) and not send:
-        raise UsageError("--to and --force go with --send")
-    templates = env.config.digest["templates"] or None
-    if out is not None or not send:
-        result = app.digest(env.db, day, out=out, config=env.config if out is not None else None,
-                            templates_dir=templates)
-        if out is None:
-            click.echo(result["text"], nl=False)
-        for path in result["paths"]:
-            click.echo(path)
-    if send:
-        sent = app.send_digest(env.config, env.db, day, to=to, force=force, report=_delivery_line,
-                               templates_dir=templates)
-        click.echo(f"Digest of {sent['day']}: {sent['sent']} sent, {sent['skipped']} already sent.")
+        raise InputError("--to and --force go with --send")
+    _ = env.config  # a bad configuration is an error before anything is read, as it always was
+    with env.pipeline() as pipeline:
+        if out is not None or not send:
+            result = pipeline.digest(day, out=out)
+            if out is None:
+                click.echo(result["text"], nl=False)
+            for path in result["paths"]:
+                click.echo(path)
+        if send:
+            sent = pipeline.send_digest(day, to=to, force=force, report=_delivery_line)
+            click.echo(f"Digest of {sent['day']}: {sent['sent']} sent, {sent['skipped']} already sent.")
 
 
 @cli.group(cls=Group, context_settings=CONTEXT)
@@ -429,7 +476,8 @@ def suppliers_import(env: Env, file: str) -> None:
 
     Example: supplywatch suppliers import suppliers.csv
     """
-    result = app.import_suppliers(env.db, file)
+    with env.pipeline() as pipeline:
+        result = pipeline.import_suppliers(file)
     for problem in result["problems"]:
         click.echo(f"{file}: {problem} (skipped)", err=True)
     matched = result["matched"]
@@ -446,8 +494,8 @@ def suppliers_list(env: Env, as_json: bool) -> None:
 
     Example: supplywatch suppliers list --json | jq '.[] | select(.tier == "1")'
     """
-    with app.open_store(env.db, create=False) as store:
-        rows = store.suppliers()
+    with env.pipeline() as pipeline:
+        rows = pipeline.store.suppliers()
     if as_json:
         echo_json(rows)
         return
@@ -467,8 +515,8 @@ def suppliers_match(env: Env, as_json: bool) -> None:
 
     Example: supplywatch crawl && supplywatch suppliers match && supplywatch supplier Acme
     """
-    app.open_store(env.db, create=False).close()  # a missing database is an error, not a new empty one
-    counts = app.match_suppliers(None, env.db)
+    with env.pipeline() as pipeline:
+        counts = pipeline.match_suppliers().as_dict()
     if as_json:
         echo_json(counts)
         return
@@ -484,12 +532,12 @@ def suppliers_remove(env: Env, name: str) -> None:
 
     Example: supplywatch suppliers remove "Acme Corp"
     """
-    from reports.timeline import unknown_supplier
+    from supplywatch.reports.timeline import unknown_supplier
 
-    with app.open_store(env.db, create=False) as store:
-        removed = store.remove_supplier(name)
+    with env.pipeline() as pipeline:
+        removed = pipeline.store.remove_supplier(name)
         if removed is None:
-            raise unknown_supplier(name, store.suppliers())
+            raise unknown_supplier(name, pipeline.store.suppliers())
     click.echo(f"Removed {removed['name']} and its {removed['matches']} matches.")
 
 
@@ -509,11 +557,14 @@ def supplier(env: Env, name: str, since: str | None, as_json: bool, html_file: s
 
     Example: supplywatch supplier Quillmail --since 2021-01-01 --html quillmail.html
     """
-    from reports.timeline import render_timeline_html, timeline_text
+    from supplywatch.reports.timeline import render_timeline_html, timeline_text
 
     if as_json and html_file:
-        raise UsageError("--json and --html cannot be used together")
-    timeline = app.supplier_timeline(env.db, name, since=since)
+        raise InputError("--json and --html cannot be used together")
+    from supplywatch.reports.timeline import build_timeline
+
+    with env.pipeline() as pipeline:
+        timeline = build_timeline(pipeline.store, name, since=since)
     if as_json:
         echo_json(timeline.as_dict())
         return
@@ -577,7 +628,8 @@ def run(env: Env, no_crawl: bool, digest_now: bool) -> None:
 
     Example: supplywatch --config /etc/supplywatch.toml run
     """
-    app.run(env.config, env.db, crawl_sources=not no_crawl, digest_now=digest_now, report=_run_line)
+    with make_pipeline(env.config, env.db) as pipeline:
+        pipeline.run(crawl_sources=not no_crawl, digest_now=digest_now, report=_run_line)
 
 
 @cli.command()
@@ -599,7 +651,8 @@ def serve(env: Env, port: int, host: str) -> None:
     def ready(url: str) -> None:
         click.echo(f"Serving {env.db} read-only at {url}  (Ctrl-C to stop)")
 
-    app.serve(env.db, host=host, port=port, ready=ready)
+    with env.pipeline(readonly=True) as pipeline:
+        pipeline.output("archive", host=host, port=port, ready=ready)
 
 
 def _story_filters(fn: Any) -> Any:
@@ -628,7 +681,8 @@ def feed(env: Env, out: str | None, supplier: str | None, label: str | None, day
 
     Example: supplywatch feed --out alerts.xml --label supply_chain_cert_compromise --days 30
     """
-    result = app.export_feed(env.db, out, label=label, days=days, supplier=supplier)
+    with env.pipeline() as pipeline:
+        result = pipeline.output("atom", out=out, label=label, days=days, supplier=supplier)
     if out is None:
         click.echo(result["xml"], nl=False)
     else:
@@ -649,7 +703,8 @@ def stix(env: Env, out: str | None, supplier: str | None, label: str | None, day
 
     Example: supplywatch stix --out bundle.json --days 7
     """
-    result = app.export_stix(env.db, out, label=label, days=days, supplier=supplier)
+    with env.pipeline() as pipeline:
+        result = pipeline.output("stix", out=out, label=label, days=days, supplier=supplier)
     if out is None:
         click.echo(result["json"], nl=False)
     else:

@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from crawlers import KINDS
-from store import ConfigError
+from supplywatch.crawlers import KINDS
+from supplywatch.store import ConfigError
 
 ENV_PREFIX = "SUPPLYWATCH_"
 DEFAULT_CONFIG = "supplywatch.toml"
@@ -178,10 +178,10 @@ def check_address(value: Any, *, allow_name: bool = False) -> str:
 
 
 def _label_names() -> list[str]:
-    """The digest's section labels (imported only when a recipient names labels)."""
-    from reports.digest import HEADLINE, TOPICS
+    """The digest's section labels: every label of the registry."""
+    from supplywatch.store import vocabulary
 
-    return [HEADLINE, *TOPICS]
+    return vocabulary.label_names()
 
 
 def _check_email(opts: dict[str, Any], recipients: Any, where: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from store import BusyError, SupplywatchError
+from supplywatch.store import BusyError, SupplywatchError
 
 
 def lock_path(db: str | Path) -> Path:

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from store import Store
-from supplywatch import app
 from supplywatch import config as configuration
 from supplywatch.localsite import LocalServer, Route
+from supplywatch.pipeline import make_pipeline
+from supplywatch.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -93,7 +93,8 @@ class Crawl:
 
     def __call__(self, sources: list[dict[str, Any]], **crawl: Any) -> dict[str, dict[str, Any]]:
         cfg = configuration.load(write_config(self.tmp_path / "supplywatch.toml", sources, **crawl))
-        return {r["source"]: r for r in app.crawl(cfg, self.db)}
+        with make_pipeline(cfg, self.db) as pipeline:
+            return {r["source"]: r for r in pipeline.crawl()}
 
     def documents(self, source: str | None = None) -> list[dict[str, Any]]:
         with Store.open(self.db) as store:

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from reports import digest
+from supplywatch.reports import digest
 
 
 def _words(pattern: str) -> list[str]:

@@ -22,11 +22,11 @@ import pytest
 import scrapy.crawler  # noqa: F401 - preloaded, see below
 from click.testing import CliRunner
 
-import crawlers.pipeline  # noqa: F401 - preloaded, see below
-import crawlers.spiders  # noqa: F401 - preloaded, see below
-from store import ConfigError, utcnow
+import supplywatch.crawlers.pipeline  # noqa: F401 - preloaded, see below
+import supplywatch.crawlers.spiders  # noqa: F401 - preloaded, see below
 from supplywatch.cli import cli
 from supplywatch.localsite import LocalServer
+from supplywatch.store import ConfigError, utcnow
 from tests.conftest import static
 
 # Each crawl forks a child that imports Scrapy, Twisted and trafilatura (~1 s). Importing them here,

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from reports.digest import HEADLINE, build_digest, sentences
-from reports.render import render_digest
-from store import Document, FetchOutcome, Label, Store
-from supplywatch import app
 from supplywatch import config as configuration
 from supplywatch.demo import DEMO_DAY, demo_site_root, write_demo_config
 from supplywatch.localsite import LocalServer
+from supplywatch.pipeline import make_pipeline
+from supplywatch.reports.digest import HEADLINE, build_digest, sentences
+from supplywatch.reports.render import render_digest
+from supplywatch.store import Document, FetchOutcome, Label, Store
 from tests.conftest import static
 
 pytestmark = pytest.mark.browser
@@ -203,7 +203,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     db = str(out / "supplywatch-demo.db")
     with LocalServer(demo_site_root()) as site:
         cfg = configuration.load(write_demo_config(out / "supplywatch.toml", site.base))
-        reports = app.crawl(cfg, db)
+        with make_pipeline(cfg, db) as pipeline:
+            reports = pipeline.crawl()
     assert {r["status"] for r in reports} == {"ok"}, reports
     with Store.open(db) as store:
         labels = []

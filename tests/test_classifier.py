@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from classifiers import HEADLINE, Classifier
-from store import Document, FetchOutcome, Store, utcnow
+from supplywatch.classifiers import HEADLINE, Classifier
 from supplywatch.cli import cli
 from supplywatch.demo import demo_site_root
+from supplywatch.store import Document, FetchOutcome, Store, utcnow
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def clf():
 
 def _demo_article(path: str) -> dict:
     """An article of the embedded demo site, reduced to text the way the crawler would."""
-    from crawlers.extract import extract
+    from supplywatch.crawlers.extract import extract
 
     html = (demo_site_root() / path).read_text("utf-8")
     got = extract(html)
@@ -32,7 +32,7 @@ def test_founding_example_is_flagged_and_near_misses_are_not(clf):
     quill = _demo_article("patchreport/2021/01/quillmail-microsoft-365-certificate-compromised/index.html")
     expiry = _demo_article("patchreport/2021/01/brightlane-expired-certificate-mobile-outage/index.html")
     ransomware = _demo_article("patchreport/2021/01/kestrel-plastics-ransomware-production-halt/index.html")
-    results = clf.classify([quill, expiry, ransomware])
+    results = clf.label([quill, expiry, ransomware])
     head = {i: dict((lab.label, (lab, flagged)) for lab, flagged in labels)[HEADLINE]
             for i, labels in enumerate(results)}
     assert head[0][1] and head[0][0].score > 0.9
@@ -50,7 +50,7 @@ def test_founding_example_is_flagged_and_near_misses_are_not(clf):
     {"title": "<b>HTML</b> leftovers", "text": "<div class='x'>Text <script>alert(1)</script> &amp; more</div>"},
 ])
 def test_bad_input_gets_a_defined_result(clf, doc):
-    (labels,) = clf.classify([doc])
+    (labels,) = clf.label([doc])
     assert [lab.label for lab, _ in labels][0] == HEADLINE and len(labels) == 5
     assert all(0.0 <= lab.score <= 1.0 for lab, _ in labels)
 

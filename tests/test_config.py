@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store import ConfigError
 from supplywatch import config
+from supplywatch.store import ConfigError
 
 
 def write(tmp_path, text):

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reports.digest import HEADLINE, build_digest, extract_actions, safe_url
-from reports.render import autoescape, render_digest
-from store import Document, FetchOutcome, Label, Store
 from supplywatch.cli import cli
+from supplywatch.reports.digest import HEADLINE, build_digest, extract_actions, safe_url
+from supplywatch.reports.render import autoescape, render_digest
+from supplywatch.store import Document, FetchOutcome, Label, Store
 from tests.test_lazy_imports import _loaded
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -15,9 +15,9 @@ from pathlib import Path
 import feedparser
 from click.testing import CliRunner
 
-from reports.exports import feed_data, stix_bundle
-from store import Document, FetchOutcome, Label, Store
 from supplywatch.cli import cli
+from supplywatch.reports.exports import feed_data, stix_bundle
+from supplywatch.store import Document, FetchOutcome, Label, Store
 
 T = "2021-01-13T06:00:00Z"
 HEADLINE = "supply_chain_cert_compromise"
@@ -151,7 +151,7 @@ def test_hostile_strings_make_a_well_formed_feed() -> None:
                           "source": HOSTILE, "vendor": "", "published": None, "cves": "[]"}],
              "labels": [{"label": "malware", "score": 0.5, "evidence": HOSTILE, "document_id": 1}],
              "suppliers": [{"id": 1, "name": HOSTILE, "role": "subject"}]}
-    from reports.render import environment
+    from supplywatch.reports.render import environment
 
     xml = environment().get_template("alerts.atom.xml").render(feed=feed_data([story], title=HOSTILE, subtitle="s"))
     root = ET.fromstring(xml.lstrip().encode("utf-8"))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from crawlers.feeds import parse_feed
+from supplywatch.crawlers.feeds import parse_feed
 
 NOW = "2026-01-01T00:00:00Z"
 

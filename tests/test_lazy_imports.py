@@ -29,7 +29,7 @@ def test_help_loads_nothing_heavy():
 
 def test_search_loads_nothing_heavy(tmp_path):
     db = tmp_path / "s.db"
-    from store import Store
+    from supplywatch.store import Store
 
     Store.open(db).close()
     assert _loaded(["--db", str(db), "search", "certificate"]) == ""
@@ -38,7 +38,7 @@ def test_search_loads_nothing_heavy(tmp_path):
 
 def test_exports_load_nothing_heavy(tmp_path):
     db = tmp_path / "s.db"
-    from store import Store
+    from supplywatch.store import Store
 
     Store.open(db).close()
     assert _loaded(["--db", str(db), "feed"]) == ""

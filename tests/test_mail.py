@@ -18,11 +18,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 
-from reports import mail
-from reports.digest import HEADLINE, build_digest
-from store import ConfigError, Document, FetchOutcome, Label, Store, UsageError
 from supplywatch import config as configuration
 from supplywatch.cli import cli
+from supplywatch.reports import mail
+from supplywatch.reports.digest import HEADLINE, build_digest
+from supplywatch.store import ConfigError, Document, FetchOutcome, InputError, Label, Store
 from tests.test_digest import DAY, T, seed
 from tests.test_lazy_imports import _loaded
 
@@ -534,9 +534,9 @@ def test_store_deliveries(tmp_path):
                 row["last_error"]) == ("sent", 2, "t1", "t2", "t3", None)
         assert store.start_delivery(DAY, "a@example.com", "<3@x>", renew=True) == "<3@x>"
         assert [r["status"] for r in store.deliveries()] == ["pending"] and store.deliveries("2021-01-13") == []
-        with pytest.raises(UsageError):
+        with pytest.raises(InputError):
             store.mark_sent(DAY, "never@example.com")
-        with pytest.raises(UsageError):
+        with pytest.raises(InputError):
             store.delivery("yesterday", "a@example.com")
         assert store.count_day_documents(DAY) == 0
 

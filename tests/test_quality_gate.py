@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_time_split_quality_stays_above_floors():
     dev = shared_path("eval", "dev.jsonl")
-    from classifiers import Head
-    from classifiers.encoder import Encoder
-    from classifiers.evaluate import evaluate, read_jsonl
-    from classifiers.features import Featurizer
+    from supplywatch.classifiers import Head
+    from supplywatch.classifiers.encoder import Encoder
+    from supplywatch.classifiers.evaluate import evaluate, read_jsonl
+    from supplywatch.classifiers.features import Featurizer
 
     floors = json.loads((ROOT / "classifiers" / "quality-floors.json").read_text())
     head = Head.load(ROOT / "classifiers" / "head-timesplit")

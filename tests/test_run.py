@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from supplywatch import app
 from supplywatch import config as configuration
 from supplywatch.cli import cli
 from supplywatch.lock import exclusive
+from supplywatch.pipeline import digest_due
 from tests.conftest import static, write_config
 from tests.test_mail import SmtpServer, body
 
@@ -96,9 +96,9 @@ def test_run_crawls_classifies_clusters_and_mails_once(tmp_path, site):
 
 def test_digest_is_not_due_before_send_at_and_due_after():
     cfg = configuration.load(None, env={})
-    day, due = app.digest_due(cfg, datetime(2021, 1, 13, 6, 59, tzinfo=UTC))
+    day, due = digest_due(cfg, datetime(2021, 1, 13, 6, 59, tzinfo=UTC))
     assert (day, due) == ("2021-01-12", False)
-    assert app.digest_due(cfg, datetime(2021, 1, 13, 7, 0, tzinfo=UTC)) == ("2021-01-12", True)
+    assert digest_due(cfg, datetime(2021, 1, 13, 7, 0, tzinfo=UTC)) == ("2021-01-12", True)
 
 
 def test_a_second_run_while_one_holds_the_lock_exits_75_and_does_nothing(tmp_path):

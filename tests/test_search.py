@@ -12,8 +12,8 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from store import Document, Label, Store, StoreError, utcnow
 from supplywatch.cli import cli
+from supplywatch.store import Document, Label, StorageError, Store, utcnow
 
 FILLER = "The company said its teams were reviewing the situation with partners and regulators this week."
 
@@ -253,7 +253,7 @@ def test_search_opens_read_only_and_works_on_a_read_only_file(db, monkeypatch):
         uris.append(str(database))
         return real(database, *args, **kwargs)
 
-    monkeypatch.setattr("store.core.sqlite3.connect", spy)
+    monkeypatch.setattr("supplywatch.store.core.sqlite3.connect", spy)
     before = os.stat(db)
     os.chmod(db, 0o444)
     try:
@@ -287,7 +287,7 @@ def test_missing_and_corrupt_databases(tmp_path):
 
 
 def test_search_migrates_an_older_archive_once_then_reads_it_read_only(tmp_path):
-    from store import schema
+    from supplywatch.store import schema
 
     db = tmp_path / "old.db"
     old = sqlite_utils.Database(db)
@@ -295,7 +295,7 @@ def test_search_migrates_an_older_archive_once_then_reads_it_read_only(tmp_path)
         migration(old)
         old.execute(f"PRAGMA user_version = {version}")
     old.close()
-    with pytest.raises(StoreError, match="open it once without read-only"):
+    with pytest.raises(StorageError, match="open it once without read-only"):
         Store.open(db, readonly=True)
     result = CliRunner().invoke(cli, ["--db", str(db), "search", "anything"])
     assert result.exit_code == 0, result.output

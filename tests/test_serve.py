@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from supplywatch.archive import metadata
+from supplywatch.reports.archive import metadata
 from tests.test_exports import EVIL, seed
 
 ROOT = Path(__file__).resolve().parents[1]

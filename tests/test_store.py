@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from store import Document, FetchOutcome, Store, StoreError, UsageError, utcnow
-from store.schema import SCHEMA_VERSION
+from supplywatch.store import Document, FetchOutcome, InputError, StorageError, Store, utcnow
+from supplywatch.store.schema import SCHEMA_VERSION
 
 
 def outcome(source="s", status="ok", **kw):
@@ -55,7 +55,7 @@ def test_save_fetch_dedups_and_updates(store):
 def test_fetch_and_etag_are_one_transaction(store, db_path):
     bad = doc(3)
     bad.title = None  # NOT NULL: the insert fails mid-fetch
-    with pytest.raises(StoreError):
+    with pytest.raises(StorageError):
         store.save_fetch([doc(4), bad], outcome(etag='"new"'))
     assert store.count_documents() == 0
     assert store.source_state("s")["etag"] is None
@@ -79,7 +79,7 @@ def test_search_quotes_user_text(store):
     assert len(hits) == 2 and "[stolen]" in hits[0]["snippet"]
     for hostile in ['"unbalanced', "NEAR(", "a:b", "title:x OR", "*", "AND"]:
         store.search(hostile)  # quoted: no FTS syntax error
-    with pytest.raises(UsageError):
+    with pytest.raises(InputError):
         store.search("   ")
 
 
@@ -93,38 +93,38 @@ def test_removed_source_is_disabled_not_deleted(store):
 def test_bad_database_files(tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable"):
+    with pytest.raises(StorageError, match="not a usable"):
         Store.open(junk)
-    with pytest.raises(StoreError, match="no such database"):
+    with pytest.raises(StorageError, match="no such database"):
         Store.open(tmp_path / "missing.db", create=False)
-    with pytest.raises(StoreError, match="directory"):
+    with pytest.raises(StorageError, match="directory"):
         Store.open(tmp_path)
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
     conn.execute("PRAGMA user_version = 999")
     conn.close()
-    with pytest.raises(StoreError, match="newer"):
+    with pytest.raises(StorageError, match="newer"):
         Store.open(newer)
 
 
 def test_read_only_database_refuses_writes_clearly(tmp_path):
-    # Opened read-only (as `serve` and `search` may): a write is a one-line StoreError, not a traceback.
+    # Opened read-only (as `serve` and `search` may): a write is a one-line StorageError, not a traceback.
     path = tmp_path / "ro.db"
     Store.open(path).close()
-    with Store.open(path, readonly=True) as ro, pytest.raises(StoreError, match="read-only"):
+    with Store.open(path, readonly=True) as ro, pytest.raises(StorageError, match="read-only"):
         ro.sync_sources([{"name": "x", "kind": "feed", "url": "https://x/"}])
 
 
 def test_locked_database_is_a_clear_error(db_path, monkeypatch):
-    import store.core
+    import supplywatch.store.core
 
-    monkeypatch.setattr(store.core, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(supplywatch.store.core, "BUSY_TIMEOUT_S", 0.2)
     with Store.open(db_path) as s:
         s.sync_sources([{"name": "s", "kind": "feed", "url": "https://e.com/"}])
     locker = sqlite3.connect(db_path)
     locker.execute("BEGIN EXCLUSIVE")
     try:
-        with Store.open(db_path) as s, pytest.raises(StoreError, match="locked"):
+        with Store.open(db_path) as s, pytest.raises(StorageError, match="locked"):
             s.save_fetch([doc(1)], outcome())
     finally:
         locker.rollback()

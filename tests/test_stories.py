@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.stories import DEFAULTS, StoryIndex, cluster, lead_text, same_story, title_overlap, title_words
-from reports.digest import HEADLINE, build_digest
-from reports.render import render_digest
-from store import Document, FetchOutcome, Store, UsageError
+from supplywatch.classifiers.stories import DEFAULTS, StoryIndex, cluster, lead_text, same_story, title_overlap, title_words
+from supplywatch.reports.digest import HEADLINE, build_digest
+from supplywatch.reports.render import render_digest
+from supplywatch.store import Document, FetchOutcome, InputError, Store
 from tests.test_digest import T, _lab, _with_rest
 
 
@@ -117,7 +117,7 @@ def test_store_refuses_unknown_documents_stories_and_reasons_without_writing(tmp
         s1 = store.assign_story(a)
         for bad in ([(b, None, 1.0, "first"), (99999, None, 1.0, "first")], [(b, 4242, 1.0, "title")],
                     [(b, s1, 1.0, "because")]):
-            with pytest.raises(UsageError):
+            with pytest.raises(InputError):
                 store.assign_stories(bad)
         # The whole batch rolled back: b is in no story, and no story was made for it.
         assert b not in store.story_ids([a, b]) and store.db["stories"].count == 1
@@ -199,10 +199,10 @@ def test_cluster_story_shows_members_and_an_unknown_id_is_one_line(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_clustering_in_batches_joins_stories_made_by_earlier_batches(tmp_path: Path, monkeypatch):
+def test_clustering_in_batches_joins_stories_made_by_earlier_batches(tmp_path: Path):
     # The real encoder, one document per batch: the second report must find the story the first batch stored.
-    from supplywatch import app
     from supplywatch import config as configuration
+    from supplywatch.pipeline import make_pipeline
 
     db = tmp_path / "s.db"
     with Store.open(db) as store:
@@ -214,14 +214,14 @@ def test_clustering_in_batches_joins_stories_made_by_earlier_batches(tmp_path: P
         for name, rows in docs.items():
             store.save_fetch([Document(source=name, guid=g, title=t, text=t, url=f"https://{name}.example/{g}",
                                        published=p) for g, t, p in rows], FetchOutcome(name, "ok", T, T))
-    monkeypatch.setattr(app, "CLUSTER_BATCH", 1)
-    counts = app.cluster(configuration.load(None, env={}), str(db))
-    assert (counts["documents"], counts["new_stories"], counts["joined"]) == (3, 2, 1)
+    with make_pipeline(configuration.load(None, env={}), str(db)) as pipeline:
+        counts = pipeline.cluster(batch=1)
+        assert (counts.documents, counts.new_stories, counts.joined) == (3, 2, 1)
+        # Nothing left to do, and nothing re-embedded, on the next run.
+        assert pipeline.cluster().documents == 0
     with Store.open(db) as store:
         ids = dict(store.db.execute("select title, id from documents").fetchall())
         story = store.story_ids(list(ids.values()))
         assert store.vectors(next(iter(store.db.execute("select model from document_vectors")))[0], list(ids.values()))
     quill = [story[i] for t, i in ids.items() if t.startswith("Quillmail")]
     assert quill[0] == quill[1] and story[ids["Wexbridge council approves road repair budget"]] != quill[0]
-    # Nothing left to do, and nothing re-embedded, on the next run.
-    assert app.cluster(configuration.load(None, env={}), str(db))["documents"] == 0

@@ -12,17 +12,29 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reports import mail
-from reports.digest import SUPPLIERS, build_digest
-from reports.render import render_digest
-from reports.timeline import build_timeline, render_timeline_html
-from store import Document, FetchOutcome, Label, Store, StoreError, UsageError
-from supplywatch import app
-from supplywatch.cli import cli
-from supplywatch.matching import Matcher, hosts, lead_length, normalize_domain
-from supplywatch.register import parse_csv
+from supplywatch import config as configuration
+from supplywatch.classifiers.register import parse_csv
+from supplywatch.classifiers.suppliers import Matcher, hosts, lead_length, normalize_domain
+from supplywatch.cli import cli, exit_code
+from supplywatch.pipeline import make_pipeline
+from supplywatch.reports import mail
+from supplywatch.reports.digest import SUPPLIERS, build_digest
+from supplywatch.reports.render import render_digest
+from supplywatch.reports.timeline import build_timeline, render_timeline_html
+from supplywatch.store import Document, FetchOutcome, InputError, Label, StorageError, Store
 
 T = "2021-01-13T06:00:00Z"
+
+
+def import_suppliers(db: str, path: str, **kw):
+    with make_pipeline(lambda: configuration.load(None, env={}), db, create=False) as pipeline:
+        return pipeline.import_suppliers(path, **kw)
+
+
+def match_suppliers(db: str) -> dict:
+    with make_pipeline(lambda: configuration.load(None, env={}), db, create=False) as pipeline:
+        return pipeline.match_suppliers().as_dict()
+
 DAY = "2021-01-12"
 HEADER = "name,aliases,domains,products,tier,owner\n"
 REGISTER = HEADER + (
@@ -103,7 +115,7 @@ def test_schema_v4_tables_and_index(tmp_path):
 def test_a_v3_database_migrates_and_its_documents_get_matched(tmp_path, register):
     import sqlite_utils
 
-    from store import schema
+    from supplywatch.store import schema
 
     path = tmp_path / "v3.db"
     old = sqlite_utils.Database(str(path))
@@ -112,7 +124,7 @@ def test_a_v3_database_migrates_and_its_documents_get_matched(tmp_path, register
         old.execute(f"PRAGMA user_version = {version}")
     old.close()
     seed(str(path))  # opening migrates to v4
-    app.import_suppliers(str(path), str(register))
+    import_suppliers(str(path), str(register))
     assert ("q1", "Quillmail") in matches(str(path))
 
 
@@ -162,10 +174,10 @@ def test_duplicates_are_merged_case_insensitively(tmp_path, db):
     path = tmp_path / "r.csv"
     path.write_text(HEADER + "Acme,Acme Corp,acme.example,Gateway,1,alice\n"
                              "ACME,acme corp;AcmeCo,https://www.acme-cdn.example/x,Widget,2,\n", "utf-8")
-    assert app.import_suppliers(db, str(path))["imported"] == 1
+    assert import_suppliers(db, str(path))["imported"] == 1
     again = tmp_path / "r2.csv"
     again.write_text(HEADER + "acme,,acme.example,,,carol\n", "utf-8")
-    counts = app.import_suppliers(db, str(again))
+    counts = import_suppliers(db, str(again))
     assert (counts["imported"], counts["merged"], counts["changed"]) == (0, 1, 1)
     with Store.open(db) as store:
         (acme,) = store.suppliers()
@@ -177,16 +189,16 @@ def test_duplicates_are_merged_case_insensitively(tmp_path, db):
 
 
 def test_import_of_nothing_new_keeps_the_register_version(db, register):
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     with Store.open(db) as store:
         version = store.register_version()
-    assert app.import_suppliers(db, str(register))["matched"]["documents"] == 0
+    assert import_suppliers(db, str(register))["matched"]["documents"] == 0
     with Store.open(db) as store:
         assert store.register_version() == version
 
 
 def test_empty_name_is_refused_by_the_store(db):
-    with Store.open(db) as store, pytest.raises(UsageError, match="needs a name"):
+    with Store.open(db) as store, pytest.raises(InputError, match="needs a name"):
         store.import_suppliers([{"name": "  "}])
 
 
@@ -261,28 +273,28 @@ def test_store_matching_end_to_end(db, register):
 
 
 def test_new_and_edited_documents_and_register_changes_are_matched(db, register):
-    app.import_suppliers(db, str(register))
-    assert app.match_suppliers(None, db)["documents"] == 0  # nothing is due: nothing is matched twice
+    import_suppliers(db, str(register))
+    assert match_suppliers(db)["documents"] == 0  # nothing is due: nothing is matched twice
     seed(db, [_doc("k1", "Kestrel Plastics halts production")])
     result = run_cli("--db", db, "suppliers", "match")
     assert result.output == "Matched 1 documents against 3 suppliers: 1 matches.\n"
-    assert app.match_suppliers(None, db)["documents"] == 0
+    assert match_suppliers(db)["documents"] == 0
     assert ("k1", "Kestrel Plastics") in matches(db)
     # An edited document is matched again.
     with Store.open(db) as store:
         store.save_fetch([_doc("k1", "Production halted at a plastics maker")], FetchOutcome("news", "ok", T, T))
-    assert app.match_suppliers(None, db)["documents"] == 1
+    assert match_suppliers(db)["documents"] == 1
     assert ("k1", "Kestrel Plastics") not in matches(db)
     # A new alias in the register: every document is matched again, and the alias is found.
     extra = register.parent / "more.csv"
     extra.write_text(HEADER + "Kestrel Plastics,plastics maker,,,,\n", "utf-8")
-    result = app.import_suppliers(db, str(extra))
+    result = import_suppliers(db, str(extra))
     assert result["merged"] == 1 and result["matched"]["documents"] == len(DOCS) + 1
     assert matches(db)[("k1", "Kestrel Plastics")] == ("subject", "title", "plastics maker")
 
 
 def test_remove_deletes_the_supplier_and_its_matches_only(db, register):
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     result = run_cli("--db", db, "suppliers", "remove", "ACME")
     assert result.exit_code == 0 and result.output == "Removed Acme and its 3 matches.\n"
     got = matches(db)
@@ -295,7 +307,7 @@ def test_remove_deletes_the_supplier_and_its_matches_only(db, register):
 
 
 def test_matches_of_a_supplier_removed_meanwhile_are_dropped(db, register):
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     with Store.open(db) as store:
         ids = {s["name"]: s["id"] for s in store.suppliers()}
         doc = store.db.execute("select id, content_hash from documents").fetchone()
@@ -311,7 +323,7 @@ def test_matches_of_a_supplier_removed_meanwhile_are_dropped(db, register):
 
 @pytest.fixture
 def storied(db, register) -> str:
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     with Store.open(db) as store:
         ids = {guid: i for i, guid in store.db.execute("select id, guid from documents")}
         sid = store.assign_story(ids["q1"])
@@ -350,7 +362,7 @@ def test_timeline_html_is_escaped(tmp_path, register):
     db = str(tmp_path / "h.db")
     seed(db, [_doc("x1", "<script>alert(1)</script> Acme breach", "Acme <b>bold</b>.",
                    url="javascript:alert(1)")])
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     out = tmp_path / "acme.html"
     result = run_cli("--db", db, "supplier", "acme", "--html", str(out))
     assert result.exit_code == 0 and result.output == f"{out}\n"
@@ -369,7 +381,7 @@ def test_timeline_html_is_escaped(tmp_path, register):
     (["supplier", "Acme", "--json", "--html", "x.html"], 2, "cannot be used together"),
 ])
 def test_timeline_errors_are_one_line(db, register, args, code, message):
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     result = run_cli("--db", db, *args)
     assert result.exit_code == code, result.output
     assert result.output.startswith("Error: ") and message in result.output and result.output.count("\n") == 1
@@ -394,9 +406,9 @@ def test_missing_database_is_exit_3(tmp_path, register, args):
 
 
 def test_locked_database_is_exit_3(db, register, monkeypatch):
-    import store.core
+    import supplywatch.store.core
 
-    monkeypatch.setattr(store.core, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(supplywatch.store.core, "BUSY_TIMEOUT_S", 0.2)
     locker = sqlite3.connect(db)
     locker.execute("BEGIN EXCLUSIVE")
     try:
@@ -410,16 +422,17 @@ def test_locked_database_is_exit_3(db, register, monkeypatch):
         locker.close()
 
 
-def test_read_only_database_is_exit_3(db, register, monkeypatch):
-    app.import_suppliers(db, str(register))
-    real = app.open_store
-    monkeypatch.setattr(app, "open_store", lambda path, **kw: real(path, readonly=True))
+def test_read_only_database_is_exit_3(db, register):
+    import_suppliers(db, str(register))
     new = register.parent / "new.csv"
     new.write_text(HEADER + "Brightmart,,,,,\n", "utf-8")
-    for args in (["suppliers", "import", str(new)], ["suppliers", "remove", "Acme"]):
-        result = run_cli("--db", db, *args)
-        assert result.exit_code == 3 and "read-only" in result.output and result.output.count("\n") == 1, args
-    with Store.open(db, readonly=True) as store, pytest.raises(StoreError, match="read-only"):
+    # The pipeline handed a real store opened read-only, as a read-only file or mount would give it.
+    with make_pipeline(lambda: configuration.load(None, env={}), db, store=Store.open(db, readonly=True)) as pipeline:
+        for attempt in (lambda: pipeline.import_suppliers(str(new)), lambda: pipeline.store.remove_supplier("Acme")):
+            with pytest.raises(StorageError, match="read-only") as err:
+                attempt()
+            assert exit_code(err.value) == 3 and "\n" not in str(err.value)
+    with Store.open(db, readonly=True) as store, pytest.raises(StorageError, match="read-only"):
         store.import_suppliers([{"name": "Zed"}])
 
 
@@ -457,24 +470,42 @@ def test_digest_suppliers_section_and_per_recipient_filter(storied):
     assert len(everyone.suppliers.items) == 2
 
 
-def test_run_matches_suppliers_after_cluster(db, register, monkeypatch):
-    app.import_suppliers(db, str(register), match=False)
-    calls = []
-    monkeypatch.setattr(app, "classifier", lambda config: type("Clf", (), {"encoder": None})())
-    monkeypatch.setattr(app, "classify", lambda *a, **k: calls.append("classify") or {"documents": 0})
-    monkeypatch.setattr(app, "cluster", lambda *a, **k: calls.append("cluster") or {"documents": 0})
-    from supplywatch import config as configuration
+class FakeClassifier:
+    """Labels nothing and encodes every document alike: this test is about the order of run's steps."""
 
-    done = app.run(configuration.load(None, env={}), db, crawl_sources=False,
-                   report=lambda step, result: calls.append(step))
-    assert calls[:5] == ["classify", "classify", "cluster", "cluster", "suppliers"]
+    version = "fake"
+
+    def __init__(self, calls: list[str]):
+        self.calls = calls
+        self.encoder = self
+
+    name, dim = "fake-encoder", 2
+
+    def label(self, docs, memory=None):
+        self.calls.append("label")
+        return [[] for _ in docs]
+
+    def encode(self, texts):
+        import numpy as np
+
+        self.calls.append("encode")
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+
+def test_run_matches_suppliers_after_cluster(db, register):
+    import_suppliers(db, str(register), match=False)
+    calls: list[str] = []
+    with make_pipeline(configuration.load(None, env={}), db, classifier=FakeClassifier(calls)) as pipeline:
+        done = pipeline.run(crawl_sources=False, report=lambda step, result: calls.append(step))
+    assert [c for c in calls if c != "label"][:4] == ["classify", "encode", "cluster", "suppliers"]
+    assert done["classify"]["documents"] == len(DOCS) and done["cluster"]["documents"] == len(DOCS)
     assert done["suppliers"]["documents"] == len(DOCS) and ("q1", "Quillmail") in matches(db)
 
 
 def test_supplier_commands_load_nothing_heavy(db, register, tmp_path):
     from tests.test_lazy_imports import _loaded
 
-    app.import_suppliers(db, str(register))
+    import_suppliers(db, str(register))
     assert _loaded(["--db", db, "suppliers", "import", str(register)]) == ""
     assert _loaded(["--db", db, "suppliers", "list"]) == ""
     assert _loaded(["--db", db, "supplier", "Acme", "--html", str(tmp_path / "a.html")]) == ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.safety import Allowlist, check_url, declares_entities
-from crawlers.text import clean_line, decode
-from crawlers.urls import absolute_http_url, canonical_url
+from supplywatch.crawlers.safety import Allowlist, check_url, declares_entities
+from supplywatch.crawlers.text import clean_line, decode
+from supplywatch.crawlers.urls import absolute_http_url, canonical_url
 
 
 @pytest.mark.parametrize("a,b", [

@@ -17,8 +17,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from store import StoreError, UsageError
-from store import exports as sql
+from supplywatch.store import InputError, StorageError, Store, vocabulary
+from supplywatch.store import exports as sql
 
 DB_NAME = "archive"
 SETTINGS = {
@@ -72,7 +72,7 @@ def metadata(tables: set[str]) -> dict[str, Any]:
     queries: dict[str, Any] = {
         "cert_compromises_30_days": {
             "title": "Supply-chain certificate compromises, last 30 days",
-            "description": "Documents flagged supply_chain_cert_compromise published in the last 30 days, newest first, "
+            "description": f"Documents flagged {vocabulary.headline()} published in the last 30 days, newest first, "
                            "with score and evidence.",
             "sql": sql.CERT_COMPROMISES_30_DAYS,
         },
@@ -124,8 +124,8 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} on {host} is already in use (choose another with --port)") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise InputError(f"port {port} on {host} is already in use (choose another with --port)") from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -140,7 +140,7 @@ def build(path: str | Path) -> Any:
         """Datasette's database, minus its write path: reads go through ``?mode=ro`` connections."""
 
         async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
-            raise StoreError(f"{self.path}: the archive is served read-only")
+            raise StorageError(f"{self.path}: the archive is served read-only")
 
     # Datasette prints every error, a 400 for a refused statement too, as a rich traceback with its locals
     # when rich is importable (it is: Scrapy's dependencies bring it); the page or JSON says enough.
@@ -148,9 +148,7 @@ def build(path: str | Path) -> Any:
 
     datasette.handle_exception.rich = None
     path = Path(path)
-    from .app import open_readonly
-
-    with open_readonly(str(path)) as store:  # one-line errors: missing, not a database; an old schema is migrated once
+    with Store.open_readonly(path) as store:  # one-line errors: missing, not a database; an old schema is migrated once
         tables = store.table_names()
     ds = Datasette(metadata=metadata(tables), settings=SETTINGS)
     ds.add_database(ReadOnlyDatabase(ds, path=str(path.resolve()), is_mutable=True), name=DB_NAME)

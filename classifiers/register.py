@@ -3,7 +3,7 @@
 ``aliases``, ``domains`` and ``products`` hold several values separated by ``;``. A bad row (no
 name, the wrong number of columns, bytes that are not UTF-8, an unusable domain) is reported with
 its line number and skipped; the good rows are kept. A file without the header, or without one
-good row, is a UsageError (exit 2).
+good row, is a InputError (exit 2).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store import UsageError
+from supplywatch.store import InputError
 
-from .matching import normalize_domain
+from .suppliers import normalize_domain
 
 COLUMNS = ["name", "aliases", "domains", "products", "tier", "owner"]
 REQUIRED = {"name"}
@@ -38,10 +38,10 @@ def parse_csv(path: str | Path) -> Parsed:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB: not a supplier register")
+            raise InputError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB: not a supplier register")
         raw = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     # Lines are decoded one by one so a bad byte costs its row, not the file.
@@ -56,14 +56,14 @@ def parse_csv(path: str | Path) -> Parsed:
             bad_lines.add(number)
             text_lines.append("\n")
     if not text_lines or 1 in bad_lines:
-        raise UsageError(f"{path}: no header line: expected {','.join(COLUMNS)}")
+        raise InputError(f"{path}: no header line: expected {','.join(COLUMNS)}")
     reader = csv.reader(io.StringIO("".join(text_lines), newline=""), strict=False)
     try:
         header = [h.strip().casefold() for h in next(reader)]
     except (StopIteration, csv.Error):
         header = []
     if not REQUIRED <= set(header) or not set(header) <= set(COLUMNS) or len(set(header)) != len(header):
-        raise UsageError(f"{path}: bad header {','.join(header)!r}: expected {','.join(COLUMNS)}")
+        raise InputError(f"{path}: bad header {','.join(header)!r}: expected {','.join(COLUMNS)}")
     try:
         while True:
             start = reader.line_num + 1
@@ -99,5 +99,5 @@ def parse_csv(path: str | Path) -> Parsed:
         out.problems.append(f"line {reader.line_num}: {exc}; the rest of the file was not read")
     if not out.rows:
         why = f" ({len(out.problems)} bad rows, first: {out.problems[0]})" if out.problems else ""
-        raise UsageError(f"{path}: no valid supplier rows{why}")
+        raise InputError(f"{path}: no valid supplier rows{why}")
     return out

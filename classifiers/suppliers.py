@@ -1,8 +1,8 @@
 """Finding the register's suppliers in documents: one Aho-Corasick automaton for every name, alias and product.
 
 Imports only the standard library and ``ahocorasick`` (a C extension), so `supplywatch suppliers
-import` and `run` pay nothing for it. It lives here rather than in ``classifiers``, whose package
-import loads numpy and the model code.
+import` and `run` pay nothing for it (the classifiers package loads numpy and the model code only
+when they are asked for). :func:`match_archive` is the matching stage: the loop over the store.
 
 Rules:
 
@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -197,3 +197,34 @@ def matcher_for(suppliers: list[dict[str, Any]]) -> Matcher:
         _CACHE.clear()
         _CACHE[key] = Matcher(suppliers)
     return _CACHE[key]
+
+
+@dataclass
+class MatchResult:
+    documents: int = 0
+    suppliers: int = 0
+    matches: int = 0
+    register_version: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
+    """Match every document that is new, edited, or not yet matched against the store's current register.
+
+    The register and its automaton are read once; documents go in batches, each batch's matches saved
+    in one transaction.
+    """
+    version = store.register_version()
+    suppliers = store.suppliers()
+    result = MatchResult(suppliers=len(suppliers), register_version=version)
+    matcher = matcher_for(suppliers)
+    for batch in store.documents_to_match(version):
+        found = [(doc["id"], doc["content_hash"], [m.as_dict() for m in matcher.match(doc)]) for doc in batch]
+        store.save_supplier_matches(found, version)
+        result.documents += len(found)
+        result.matches += sum(len(r[2]) for r in found)
+        if progress:
+            progress(result.documents)
+    return result

@@ -1,0 +1,244 @@
+"""The composition root: one :class:`Pipeline`, made once from the configuration, owns the store, the
+classifier (loaded on first use) and the stages. The CLI, `run` and the demo all go through it.
+
+Each stage's loop lives in its own package and returns a result object; this module only wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from supplywatch.store import InputError, Store, SupplywatchError
+
+from .config import Config
+
+
+class Pipeline:
+    """``config``: the Config, or a function that loads it when a stage first needs it (search never does).
+
+    ``store`` / ``classifier``: parts already made (a real store opened read-only, a fake classifier).
+    ``create=False`` refuses a missing database; ``readonly`` opens it read-only (search, serve).
+    """
+
+    def __init__(self, config: Config | Callable[[], Config], db: str, *, store: Store | None = None,
+                 classifier: Any = None, create: bool = True, readonly: bool = False):
+        self._config, self.db = config, db
+        self._store, self._classifier = store, classifier
+        self._create, self._readonly = create, readonly
+
+    @property
+    def config(self) -> Config:
+        if callable(self._config):
+            self._config = self._config()
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open_readonly(self.db) if self._readonly else Store.open(self.db, create=self._create)
+        return self._store
+
+    @property
+    def classifier(self) -> Any:
+        """The encoder and head as configured (loads torch and the model: only stages that label call this)."""
+        if self._classifier is None:
+            from supplywatch.classifiers import Classifier
+
+            opts = self.config.classifier
+            self._classifier = Classifier(opts["model"] or None, opts["head"] or None, batch_size=opts["batch_size"],
+                                          max_length=opts["max_length"])
+        return self._classifier
+
+    def encoder(self) -> Any:
+        """The classifier's encoder once it is loaded, else the encoder alone (clustering needs no head)."""
+        if self._classifier is not None:
+            return self._classifier.encoder
+        from supplywatch.classifiers.encoder import Encoder
+
+        opts = self.config.classifier
+        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"])
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the stages ----------------------------------------------------------------------------------
+
+    def crawl(self, *, source: str | None = None, force: bool = False) -> list[dict[str, Any]]:
+        """Sync the configured sources into the store, then crawl them (or the one named)."""
+        from supplywatch.crawlers import run_crawl
+
+        sources = [self.config.source(source)] if source else self.config.sources
+        self.store.sync_sources(self.config.sources)
+        return run_crawl(self.db, sources, self.config.crawl, force=force) if sources else []
+
+    def classify(self, *, relabel: bool = False, limit: int | None = None, progress: Any = None) -> Any:
+        from supplywatch.classifiers.labelling import classify_archive
+
+        classifier = self.classifier  # the model's errors before the database's, as always
+        return classify_archive(self.store, classifier, relabel=relabel, limit=limit, progress=progress)
+
+    def cluster(self, *, rebuild: bool = False, batch: int | None = None, progress: Any = None) -> Any:
+        from supplywatch.classifiers.clustering import BATCH, cluster_archive
+
+        encoder = self.encoder()
+        return cluster_archive(self.store, encoder, window_days=self.config.classifier["story_window_days"],
+                               rebuild=rebuild, batch=batch or BATCH, progress=progress)
+
+    def match_suppliers(self, *, progress: Any = None) -> Any:
+        from supplywatch.classifiers.suppliers import match_archive
+
+        return match_archive(self.store, progress=progress)
+
+    def import_suppliers(self, path: str, *, match: bool = True) -> dict[str, Any]:
+        """Read the register CSV at ``path`` into the store (merging by name), then match the documents again.
+
+        Returns imported/merged counts, ``problems`` (one "line N: why" per skipped row) and ``matched``.
+        """
+        from supplywatch.classifiers.register import parse_csv
+
+        parsed = parse_csv(path)
+        counts = self.store.import_suppliers(parsed.rows)
+        matched = self.match_suppliers().as_dict() if match else None
+        return {**counts, "problems": parsed.problems, "matched": matched}
+
+    def train(self, *, data: list[str], out: str, include_examples: bool = True, until: str | None = None) -> Any:
+        """Fit a new head on the project's examples, analysts' corrections and labelled JSONL files; save it in ``out``."""
+        from pathlib import Path
+
+        from supplywatch.classifiers.features import Featurizer
+        from supplywatch.classifiers.train import fit, training_rows
+
+        corrections = self.store.corrections() if Path(self.db).exists() else []
+        rows, sources = training_rows(data, corrections=corrections, include_examples=include_examples, until=until)
+        if not rows:
+            raise InputError("nothing to train on")
+        encoder = self.encoder()
+        try:
+            head = fit(rows, Featurizer(encoder), sources=sources, encoder_name=encoder.name)
+        except ValueError as exc:
+            raise InputError(f"cannot train: {exc}") from None
+        head.save(out)
+        return head
+
+    def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
+                 memory: bool = True) -> dict[str, Any]:
+        from supplywatch.classifiers import Head, resolve_head
+        from supplywatch.classifiers.evaluate import evaluate, read_jsonl
+        from supplywatch.classifiers.features import Featurizer
+
+        rows = read_jsonl(path, since=since, until=until)
+        fitted = Head.load(resolve_head(head or self.config.classifier["head"] or None))
+        return evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
+
+    # -- outputs -------------------------------------------------------------------------------------
+
+    def output(self, name: str, **options: Any) -> Any:
+        """Hand the store to the output registered as ``name`` (see :mod:`reports.outputs`)."""
+        from supplywatch.reports.outputs import OUTPUTS
+
+        return OUTPUTS[name](self.store, **options)
+
+    def email(self) -> dict[str, Any]:
+        from .config import packaged_defaults
+
+        return self.config.email or {**packaged_defaults()["email"], "recipients": []}
+
+    def digest(self, day: str | None = None, *, out: str | None = None) -> dict[str, Any]:
+        from supplywatch.reports.digest import parse_day
+
+        return self.output("files", day=parse_day(day), out=out, email=self.email(),
+                           templates_dir=self.config.digest["templates"] or None)
+
+    def send_digest(self, day: str | None = None, *, to: str | None = None, force: bool = False, report: Any = None,
+                    environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """Mail the digest of ``day`` (default yesterday UTC) to the configured recipients, or to ``to`` alone."""
+        import os
+
+        from supplywatch.reports import mail
+        from supplywatch.reports.digest import parse_day
+
+        from .config import check_address
+
+        day, opts = parse_day(day), self.email()
+        if to is not None:
+            try:
+                recipients = [mail.Recipient(check_address(to))]
+            except ValueError as exc:
+                raise InputError(f"--to: {exc}") from None
+        else:
+            recipients = [mail.Recipient.from_config(r) for r in opts.get("recipients", [])]
+        if not recipients:
+            where = self.config.path or "the configuration"
+            raise InputError(f"{where}: no recipients: add [[email.recipients]] with an address, or pass --to ADDRESS")
+        return self.output("mail", day=day, recipients=recipients, email=opts, force=force, report=report,
+                           environ=os.environ if environ is None else environ,
+                           templates_dir=self.config.digest["templates"] or None)
+
+    # -- one unattended round ------------------------------------------------------------------------
+
+    def run(self, *, crawl_sources: bool = True, digest_now: bool = False, now: Any = None,
+            report: Any = None) -> dict[str, Any]:
+        """One round, under the run lock: crawl, classify, cluster, match suppliers, then yesterday's digest when due.
+
+        Each step runs even if an earlier one failed (a dead source or SMTP server must not stop the
+        archive growing); the failures are raised together at the end as one error, so cron sees a
+        non-zero exit. ``report(step, result)`` is called after each step with the result as a dict.
+        """
+        from .lock import exclusive
+
+        done: dict[str, Any] = {}
+        errors: list[str] = []
+
+        def step(name: str, fn: Any) -> None:
+            try:
+                result = fn()
+                done[name] = result.as_dict() if hasattr(result, "as_dict") else result
+            except SupplywatchError as exc:
+                done[name] = {"error": str(exc)}
+                errors.append(f"{name}: {exc}")
+            if report:
+                report(name, done[name])
+
+        with exclusive(self.db):
+            if crawl_sources:
+                step("crawl", self.crawl)
+            step("classify", self.classify)
+            step("cluster", self.cluster)
+            step("suppliers", self.match_suppliers)
+            day, due = digest_due(self.config, now)
+            if not (due or digest_now):
+                step("digest", lambda: {"day": day, "due": False, "send_at": self.config.digest["send_at"]})
+            else:
+                if self.config.digest["out_dir"]:
+                    step("digest files", lambda: self.digest(day, out=self.config.digest["out_dir"])["paths"])
+                if self.config.email.get("recipients"):
+                    step("digest", lambda: self.send_digest(day))
+                else:
+                    step("digest", lambda: {"day": day, "due": True,
+                                            "note": "no [[email.recipients]] configured: nothing sent"})
+        if errors:
+            raise SupplywatchError(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
+        return done
+
+
+def make_pipeline(config: Config, db: str, **parts: Any) -> Pipeline:
+    """The one way to build the pipeline (see :class:`Pipeline` for ``parts``)."""
+    return Pipeline(config, db, **parts)
+
+
+def digest_due(config: Config, now: Any = None) -> tuple[str, bool]:
+    """Yesterday's UTC day, and whether its digest is due at ``now`` (UTC; default the current time)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = now or datetime.now(UTC)
+    hour, minute = (int(x) for x in config.digest["send_at"].split(":"))
+    return (now - timedelta(days=1)).strftime("%Y-%m-%d"), (now.hour, now.minute) >= (hour, minute)
