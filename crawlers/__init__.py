@@ -1,6 +1,7 @@
 """supplywatch's collectors: Scrapy spiders for feeds, advisory pages and CSAF feeds.
 
-Public face: :func:`run_crawl` and the source kinds; parsing helpers live in their own modules.
+Public face: :func:`run_crawl`, the source-kind registry (:mod:`.kinds`) and the :class:`DocumentSink`
+seam (:mod:`.sink`); parsing helpers live in their own modules.
 Imports of Scrapy are deferred to the crawl itself, so importing this package is cheap.
 """
 
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-KINDS = ("feed", "advisories", "csaf")
+from .kinds import KINDS, SourceKind
+from .sink import DocumentSink, StoreSink
 
 
 def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
-              force: bool = False) -> list[dict[str, Any]]:
-    """Crawl ``sources`` into the store at ``db_path`` (see :mod:`crawlers.runner`)."""
+              force: bool = False, sink: DocumentSink | None = None) -> list[dict[str, Any]]:
+    """Crawl ``sources``; their documents go to ``sink`` (default: the store at ``db_path``; see :mod:`.runner`)."""
     from .runner import run_crawl as _run
 
-    return _run(db_path, sources, options, force=force)
+    return _run(db_path, sources, options, force=force, sink=sink)
 
 
-__all__ = ["KINDS", "run_crawl"]
+__all__ = ["KINDS", "DocumentSink", "SourceKind", "StoreSink", "run_crawl"]

@@ -1,4 +1,4 @@
-"""Scrapy item pipeline: collects one source's documents and stores them with its outcome.
+"""Scrapy item pipeline: collects one source's documents and hands them, with its outcome, to the DocumentSink.
 
 Everything one spider (one source) produced is written in a single transaction when the spider
 closes, together with the new ETag and the source's health, so a crash never leaves an ETag that
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from supplywatch.store import Document, Store, SupplywatchError
+from supplywatch.store import Document, SupplywatchError
 
 log = logging.getLogger("supplywatch.crawl")
 
@@ -18,7 +18,7 @@ log = logging.getLogger("supplywatch.crawl")
 class StorePipeline:
     def __init__(self, crawler: Any):
         self.crawler = crawler
-        self.db_path = crawler.settings.get("SUPPLYWATCH_DB")
+        self.sink = crawler.settings.get("SUPPLYWATCH_SINK")  # a crawlers.sink.DocumentSink
         self.documents: list[Document] = []
 
     @classmethod
@@ -34,8 +34,7 @@ class StorePipeline:
         spider = self.crawler.spider
         outcome = spider.outcome()
         try:
-            with Store.open(self.db_path) as store:
-                saved = store.save_fetch(self.documents, outcome)
+            saved = self.sink.write(self.documents, outcome)
         except SupplywatchError as exc:
             log.error("%s: could not store %d documents: %s", spider.source["name"], len(self.documents), exc)
             spider.report.update(status="store_error", error=str(exc))

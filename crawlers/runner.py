@@ -18,7 +18,7 @@ from supplywatch.store import CrawlError, FetchOutcome, Store, models, utcnow
 log = logging.getLogger("supplywatch.crawl")
 
 
-def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
+def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
     """Scrapy settings from the ``[crawl]`` options."""
     return {
         "BOT_NAME": "supplywatch",
@@ -56,16 +56,18 @@ def scrapy_settings(options: dict[str, Any], db_path: str) -> dict[str, Any]:
             "supplywatch.crawlers.middlewares.RetryAfterMiddleware": 550,
         },
         "ITEM_PIPELINES": {"supplywatch.crawlers.pipeline.StorePipeline": 300},
-        "SUPPLYWATCH_DB": db_path,
+        "SUPPLYWATCH_SINK": sink,
         "SUPPLYWATCH_PRIVATE_ALLOWLIST": list(options["private_allowlist"]),
         "SUPPLYWATCH_RETRY_AFTER_MAX": options["retry_after_max"],
     }
 
 
-def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool) -> list[dict[str, Any]]:
+def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool,
+           sink: Any) -> list[dict[str, Any]]:
     from scrapy.crawler import CrawlerProcess
 
-    from .spiders import SPIDERS
+    from .kinds import KINDS
+    from .sink import StoreSink
     from .workers import PagePool
 
     now = utcnow()
@@ -84,11 +86,11 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
         return reports
     pool = PagePool(options["extract_workers"])
     try:
-        process = CrawlerProcess(scrapy_settings(options, db_path))
+        process = CrawlerProcess(scrapy_settings(options, sink or StoreSink(db_path)))
         crawlers = []
         failures: dict[str, str] = {}
         for source, state, known in jobs:
-            crawler = process.create_crawler(SPIDERS[source["kind"]])
+            crawler = process.create_crawler(KINDS[source["kind"]].spider_class())
             d = process.crawl(crawler, source=source, state=state, known=known, now=now, options=options, pool=pool)
             d.addErrback(lambda f, name=source["name"]: failures.__setitem__(name, f"{f.type.__name__}: {f.value}"))
             crawlers.append((source, crawler))
@@ -105,9 +107,10 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
     return reports
 
 
-def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool) -> None:
+def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool,
+           sink: Any) -> None:
     try:
-        conn.send(("ok", _crawl(db_path, sources, options, force)))
+        conn.send(("ok", _crawl(db_path, sources, options, force, sink)))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises CrawlError
         log.debug("crawl failed", exc_info=True)
         conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
@@ -116,11 +119,12 @@ def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict
 
 
 def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
-              force: bool = False) -> list[dict[str, Any]]:
-    """Crawl ``sources`` into the store at ``db_path``; return one report dict per source."""
+              force: bool = False, sink: Any = None) -> list[dict[str, Any]]:
+    """Crawl ``sources``, their documents into ``sink`` (default the store at ``db_path``, which also holds
+    the sources' state); return one report dict per source. The sink crosses into the forked child as is."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, db_path, sources, options, force), daemon=False)
+    proc = ctx.Process(target=_child, args=(sender, db_path, sources, options, force, sink), daemon=False)
     proc.start()
     sender.close()
     try:

@@ -368,4 +368,4 @@ class CsafSpider(SourceSpider):
         )
 
 
-SPIDERS: dict[str, type[SourceSpider]] = {"feed": FeedSpider, "advisories": AdvisorySpider, "csaf": CsafSpider}
+

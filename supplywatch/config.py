@@ -125,8 +125,8 @@ def _check_source(src: Any, index: int, where: Path | str) -> dict[str, Any]:
             re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"{label}: bad regex in follow {pattern!r}: {exc}") from None
-    if kind == "advisories" and not follow:
-        raise ConfigError(f"{label}: an advisories source needs follow = ['regex of advisory links']")
+    if KINDS[kind].needs_follow and not follow:
+        raise ConfigError(f"{label}: an {kind} source needs follow = ['regex of advisory links']")
     nxt = src.get("next", "")
     if not isinstance(nxt, str):
         raise ConfigError(f"{label}: next must be a CSS selector string")

@@ -17,13 +17,14 @@ from .config import Config
 class Pipeline:
     """``config``: the Config, or a function that loads it when a stage first needs it (search never does).
 
-    ``store`` / ``classifier``: parts already made (a real store opened read-only, a fake classifier).
+    ``store`` / ``classifier``: parts already made (a real store opened read-only, a fake classifier);
+    ``sink``: where crawled documents go (a :class:`crawlers.DocumentSink`; default the store writer).
     ``create=False`` refuses a missing database; ``readonly`` opens it read-only (search, serve).
     """
 
     def __init__(self, config: Config | Callable[[], Config], db: str, *, store: Store | None = None,
-                 classifier: Any = None, create: bool = True, readonly: bool = False):
-        self._config, self.db = config, db
+                 classifier: Any = None, sink: Any = None, create: bool = True, readonly: bool = False):
+        self._config, self.db, self.sink = config, db, sink
         self._store, self._classifier = store, classifier
         self._create, self._readonly = create, readonly
 
@@ -78,7 +79,7 @@ class Pipeline:
 
         sources = [self.config.source(source)] if source else self.config.sources
         self.store.sync_sources(self.config.sources)
-        return run_crawl(self.db, sources, self.config.crawl, force=force) if sources else []
+        return run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink) if sources else []
 
     def classify(self, *, relabel: bool = False, limit: int | None = None, progress: Any = None) -> Any:
         from supplywatch.classifiers.labelling import classify_archive
@@ -114,20 +115,11 @@ class Pipeline:
         """Fit a new head on the project's examples, analysts' corrections and labelled JSONL files; save it in ``out``."""
         from pathlib import Path
 
-        from supplywatch.classifiers.features import Featurizer
-        from supplywatch.classifiers.train import fit, training_rows
+        from supplywatch.classifiers.train import train_head, training_rows
 
         corrections = self.store.corrections() if Path(self.db).exists() else []
         rows, sources = training_rows(data, corrections=corrections, include_examples=include_examples, until=until)
-        if not rows:
-            raise InputError("nothing to train on")
-        encoder = self.encoder()
-        try:
-            head = fit(rows, Featurizer(encoder), sources=sources, encoder_name=encoder.name)
-        except ValueError as exc:
-            raise InputError(f"cannot train: {exc}") from None
-        head.save(out)
-        return head
+        return train_head(rows, sources, self.encoder, out)
 
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
                  memory: bool = True) -> dict[str, Any]:

@@ -1,0 +1,29 @@
+"""Where crawled documents go: a :class:`DocumentSink`. The only one today writes them to the store.
+
+A spider's documents and its fetch outcome (ETag, health) are handed over together, once per source,
+so a sink can keep them in one transaction. This is the seam a distributed crawl plugs into: a sink
+that queues the documents for a central writer instead of opening the database itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from supplywatch.store import Document, FetchOutcome, SaveResult, Store
+
+
+class DocumentSink(Protocol):
+    def write(self, documents: list[Document], outcome: FetchOutcome) -> SaveResult:
+        """Keep ``documents`` and the source's ``outcome`` together; raise SupplywatchError if they cannot be."""
+        ...
+
+
+class StoreSink:
+    """Writes each source's documents and outcome to the SQLite store in one transaction."""
+
+    def __init__(self, db_path: str):
+        self.db_path = db_path
+
+    def write(self, documents: list[Document], outcome: FetchOutcome) -> SaveResult:
+        with Store.open(self.db_path) as store:
+            return store.save_fetch(documents, outcome)

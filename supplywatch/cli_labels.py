@@ -1,0 +1,134 @@
+"""`supplywatch` commands of the classifier: classify, cluster, label, train, eval."""
+
+from __future__ import annotations
+
+import click
+
+from supplywatch.store import InputError
+
+from .cli import LABEL_NAMES, Env, cli, pass_env
+from .output import echo_json, table
+
+
+@cli.command()
+@click.option("--relabel", is_flag=True, help="Label every document again, not only new ones. Example: --relabel")
+@click.option("--limit", type=click.IntRange(1), help="At most this many documents. Example: --limit 100")
+@pass_env
+def classify(env: Env, relabel: bool, limit: int | None) -> None:
+    """Label every stored document that has no label from the current model version.
+
+    Each document gets a calibrated score for supply_chain_cert_compromise and the topic labels,
+    with the sentence that most supports each; a new model version relabels everything.
+
+    Example: supplywatch classify && supplywatch search key --label supply_chain_cert_compromise
+    """
+    with env.pipeline(create=True) as pipeline:
+        result = pipeline.classify(relabel=relabel, limit=limit)
+    flagged = ", ".join(f"{k} {v}" for k, v in sorted(result.flagged.items())) or "none"
+    click.echo(f"Labelled {result.documents} documents with model {result.model_version}; flagged: {flagged}.")
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Forget every story and cluster the whole archive again. Example: --rebuild")
+@click.option("--story", "story_id", type=int, metavar="ID", help="Show one story and its documents instead. Example: --story 12")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts (or the story) as JSON. Example: --json")
+@pass_env
+def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> None:
+    """Group documents about the same event into stories: across outlets, and follow-ups within the window.
+
+    Two documents are one story when their title+lead embeddings are very close, or close and
+    their titles share distinctive names; each new document joins the best story of the last
+    [classifier] story_window_days days, or starts its own. The digest shows one item per story.
+
+    Example: supplywatch cluster && supplywatch cluster --story 3
+    """
+    if story_id is not None:
+        with env.pipeline() as pipeline:
+            story = pipeline.store.story(story_id)
+        if story is None:
+            raise InputError(f"no story with id {story_id}")
+        if as_json:
+            echo_json(story)
+            return
+        click.echo(f"Story {story['id']}: {story['title']}  ({story['documents']} documents, "
+                   f"{story['first_published']} .. {story['last_published']})")
+        click.echo(table(story["members"], [("id", "ID"), ("published", "PUBLISHED"), ("source", "SOURCE"),
+                                            ("reason", "WHY"), ("similarity", "SIM"), ("title", "TITLE")], max_width=70))
+        return
+    with env.pipeline(create=True) as pipeline:
+        counts = pipeline.cluster(rebuild=rebuild).as_dict()
+    if as_json:
+        echo_json(counts)
+        return
+    click.echo(f"Clustered {counts['documents']} documents: {counts['new_stories']} new stories, "
+               f"{counts['joined']} joined a story." + (f" (Forgot {counts['reset']} stories first.)" if rebuild else ""))
+
+
+@cli.command()
+@click.argument("doc_id", type=int)
+@click.argument("label", type=click.Choice(LABEL_NAMES))
+@click.option("--yes/--no", "value", required=True, help="Whether the label applies. Example: --no")
+@click.option("--note", default="", help="Why, for the record. Example: --note 'expiry outage, no theft'")
+@pass_env
+def label(env: Env, doc_id: int, label: str, value: bool, note: str) -> None:
+    """Record an analyst's correction of a label; `supplywatch train` learns from it.
+
+    Example: supplywatch label 42 supply_chain_cert_compromise --no --note "TLS bug, nothing stolen"
+    """
+    from supplywatch.store import utcnow
+
+    with env.pipeline() as pipeline:
+        pipeline.store.add_correction(doc_id, label, value, utcnow(), note)
+    click.echo(f"Recorded: document {doc_id} {'is' if value else 'is not'} {label}.")
+
+
+@cli.command()
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Labelled JSONL to train on as well (fields title, text, labels, categories). "
+                   "Example: --data ../shared/eval/dev.jsonl")
+@click.option("--until", metavar="DATE", help="Use only --data articles published before DATE. Example: --until 2015")
+@click.option("--no-examples", is_flag=True, help="Leave out the project's own examples. Example: --no-examples")
+@click.option("--out", default="supplywatch-head", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the new head (classify uses ./supplywatch-head when present). Example: --out heads/v2")
+@pass_env
+def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool, out: str) -> None:
+    """Fit a new classifier head on the project's examples, your corrections and any JSONL you pass.
+
+    Takes minutes on a laptop CPU; writes a new model version, so the next classify relabels.
+
+    Example: supplywatch train --data my-labelled.jsonl --out supplywatch-head
+    """
+    with env.pipeline(create=True) as pipeline:
+        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until)
+    click.echo(f"Wrote head {head.version} to {out}/ ({head.manifest['examples']} examples, "
+               f"{head.manifest['positives']} positive); threshold {head.threshold:.3f}.")
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--head", metavar="DIR", help="Head folder to measure (default: the one classify uses). Example: --head heads/v2")
+@click.option("--since", metavar="DATE", help="Only articles published on or after DATE. Example: --since 2015")
+@click.option("--until", metavar="DATE", help="Only articles published before DATE. Example: --until 2018")
+@click.option("--no-memory", is_flag=True, help="Score each article alone, without the incident memory. Example: --no-memory")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
+@pass_env
+def eval_cmd(env: Env, file: str, head: str | None, since: str | None, until: str | None, no_memory: bool,
+             as_json: bool) -> None:
+    """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
+
+    Never trains on FILE. Articles are processed in publication order, as the pipeline meets them.
+
+    Example: supplywatch eval ../shared/eval/dev.jsonl --since 2015 --json
+    """
+    with env.pipeline() as pipeline:
+        result = pipeline.evaluate(file, head=head, since=since, until=until, memory=not no_memory)
+    if as_json:
+        echo_json(result)
+        return
+    rows = [{"label": name, **vals} for name, vals in result["labels"].items()]
+    rows += [{"label": name, **vals} for name, vals in result["categories"].items() if isinstance(vals, dict)]
+    rows += [{"label": f"baseline: {name}", **vals} for name, vals in result["baseline"]["labels"].items()]
+    click.echo(table(rows, [("label", "LABEL"), ("precision", "P"), ("recall", "R"), ("f1", "F1"),
+                            ("support", "SUPPORT"), ("threshold", "THRESHOLD")]))
+    click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
+               f"{result['docs_per_second']} documents/s; model {result['model_version']}")
