@@ -5,7 +5,16 @@ Public face: :class:`Store`, the plain-data models, and the exception hierarchy.
 
 from . import vocabulary
 from .core import Store
-from .errors import BusyError, ConfigError, CrawlError, DeliveryError, InputError, StorageError, SupplywatchError
+from .errors import (
+    BusyError,
+    ConfigError,
+    CrawlError,
+    DeliveryError,
+    InputError,
+    QuerySyntaxError,
+    StorageError,
+    SupplywatchError,
+)
 from .models import Document, FetchOutcome, SaveResult, content_hash, is_day, utcnow
 from .vocabulary import Label, LabelSpec
 
@@ -16,13 +25,14 @@ __all__ = [
     "DeliveryError",
     "Document",
     "FetchOutcome",
+    "InputError",
     "Label",
     "LabelSpec",
+    "QuerySyntaxError",
     "SaveResult",
     "Store",
     "StorageError",
     "SupplywatchError",
-    "InputError",
     "content_hash",
     "is_day",
     "utcnow",

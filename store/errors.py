@@ -22,6 +22,10 @@ class InputError(SupplywatchError):
     """What was asked cannot be done with the input given (a bad query, a bad date, an unknown id or name)."""
 
 
+class QuerySyntaxError(InputError):
+    """A raw full-text query that FTS5 cannot parse."""
+
+
 class StorageError(SupplywatchError):
     """The database cannot be opened, is locked, read-only, corrupt or of a newer schema; or a file cannot be written."""
 

@@ -16,7 +16,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, QuerySyntaxError
 from .models import is_day
 
 MAX_QUERY_CHARS = 2000
@@ -119,8 +119,7 @@ class SearchMixin:
                 if not raw or any(word in msg for word in _NOT_SYNTAX):
                     raise
                 shown = query if len(query) <= 60 else query[:59] + "…"
-                raise InputError(f"invalid search syntax in {shown!r} ({msg}); "
-                                 "leave out --raw to search the words as written") from None
+                raise QuerySyntaxError(f"invalid search syntax in {shown!r} ({msg})") from None
 
     def optimize_search(self) -> None:
         """Merge the full-text index into one b-tree (FTS5 'optimize'): after a bulk load or now and then.

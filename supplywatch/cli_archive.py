@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from supplywatch.store import InputError, SupplywatchError, is_day
+from supplywatch.store import InputError, QuerySyntaxError, SupplywatchError, is_day
 
 from . import config as configuration
 from .cli import LABEL_NAMES, Env, cli, pass_env
@@ -136,8 +136,11 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
         raise InputError("--json and --csv cannot be used together")
     _check_days(since, until)
     with env.pipeline(readonly=True) as pipeline:
-        rows = pipeline.store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier, source=source,
-                            since=since, until=until, raw=raw)
+        try:
+            rows = pipeline.store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier,
+                                         source=source, since=since, until=until, raw=raw)
+        except QuerySyntaxError as exc:
+            raise InputError(f"{exc}; leave out --raw to search the words as written") from None
     if as_json:
         echo_json(rows)
         return
