@@ -7,6 +7,7 @@ way the pipeline meets the news, so the incident memory only knows what came bef
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,28 @@ def read_jsonl(path: str | Path, *, since: str | None = None, until: str | None 
             continue
         rows.append(row)
     return rows
+
+
+# How `train` names a JSONL file cut in time in the head's manifest: "PATH (before 2015)" or "(published before 2015)".
+_SOURCE = re.compile(r"^(?P<path>.*?)(?: \((?:published )?before (?P<before>[^)]+)\))?$")
+
+
+def training_overlap(manifest: dict[str, Any], path: str | Path, *, since: str | None = None) -> str | None:
+    """The entry of a head's manifest ``sources`` that the labelled file ``path`` overlaps, or None.
+
+    Files are compared by name (the manifest keeps the path `train` was given, not the file's bytes). An
+    entry fitted on articles published before a date does not overlap an evaluation from that date on.
+    """
+    name = Path(path).name
+    for entry in (manifest.get("sources") or {}):
+        match = _SOURCE.match(entry)
+        if match is None or Path(match["path"]).name != name:
+            continue
+        before = match["before"]
+        if before and since and since >= before:  # ISO dates and years compare as text: "2015-01-01" >= "2015"
+            continue
+        return entry
+    return None
 
 
 def _prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:

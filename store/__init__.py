@@ -15,7 +15,7 @@ from .errors import (
     StorageError,
     SupplywatchError,
 )
-from .models import Document, FetchOutcome, SaveResult, content_hash, is_day, utcnow
+from .models import DATE_FORMS, Document, FetchOutcome, SaveResult, content_hash, date_range, is_day, utcnow
 from .vocabulary import Label, LabelSpec
 
 __all__ = [
@@ -35,6 +35,8 @@ __all__ = [
     "SupplywatchError",
     "content_hash",
     "is_day",
+    "date_range",
+    "DATE_FORMS",
     "utcnow",
     "vocabulary",
 ]

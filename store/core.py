@@ -158,6 +158,19 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
             row["warnings"] = json.loads(row["warnings"] or "[]")
         return rows
 
+    def source_names(self, name: str | None = None) -> list[str]:
+        """The names of every source the archive knows (configured, enabled or not, or carried by a document).
+
+        With ``name``: ``[name]`` if the archive knows it, else every name (for the error that lists them).
+        """
+        with self._guard():
+            if name is not None and (
+                    self.db.execute("select 1 from sources where name = ?", [name]).fetchone()
+                    or self.db.execute("select 1 from documents where source = ? limit 1", [name]).fetchone()):
+                return [name]
+            return [r[0] for r in self.db.execute("select name from sources union select source from documents "
+                                                  "where source is not null order by 1")]
+
     def known_entries(self, source: str) -> dict[str, str]:
         """Identity key (``guid:...`` / ``url:...``) -> entry_hash of the source's stored documents."""
         known: dict[str, str] = {}

@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# The one wording of a bad date option, whichever command it belongs to.
+DATE_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD, for example 2021, 2021-01 or 2021-01-12"
 
 
 def utcnow() -> str:
@@ -30,6 +33,26 @@ def is_day(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def date_range(value: object) -> tuple[date, date] | None:
+    """The first and last day of a year (``2021``), a month (``2021-01``) or a day (``2021-01-12``); None if ``value``
+    is none of these (``2021-1``, ``2021-02-30``, ``yesterday``). Behind every date option but ``digest --date``."""
+    match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        if day is not None:
+            first = last = date(year, month, day)  # type: ignore[arg-type]
+        elif month is not None:
+            first = date(year, month, 1)  # type: ignore[arg-type]
+            last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))  # type: ignore[arg-type]
+        else:
+            first, last = date(year, 1, 1), date(year, 12, 31)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    return first, last
 
 
 def content_hash(*parts: str | None) -> str:

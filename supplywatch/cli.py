@@ -7,12 +7,14 @@ Heavy libraries (Scrapy, later torch) are imported inside the commands that need
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from supplywatch.store import (
+    DATE_FORMS,
     BusyError,
     ConfigError,
     CrawlError,
@@ -20,6 +22,7 @@ from supplywatch.store import (
     InputError,
     StorageError,
     SupplywatchError,
+    date_range,
     vocabulary,
 )
 
@@ -59,6 +62,41 @@ class Group(click.Group):
             ctx.exit(130)
 
 
+class Period(NamedTuple):
+    """A date option's value: the text typed, and its first and last day (YYYY-MM-DD)."""
+
+    text: str
+    first: str
+    last: str
+
+
+class DateType(click.ParamType):
+    """Every date option's type: a year, a month or a day, one parser and one message (``store.date_range``).
+
+    A bad value is an InputError, so it is the usual one-line error (exit 2), not click's usage block.
+    """
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Period:
+        if isinstance(value, Period):
+            return value
+        found = date_range(value)
+        if found is None:
+            option = param.opts[0] if param is not None and param.opts else "date"
+            raise InputError(f"{option}: {value!r} is not a date ({DATE_FORMS})")
+        return Period(value, found[0].isoformat(), found[1].isoformat())
+
+
+DATE = DateType()
+
+
+def check_order(since: Period | None, until: Period | None) -> None:
+    """--since after --until selects nothing: say so instead of printing nothing."""
+    if since is not None and until is not None and since.first > until.last:
+        raise InputError(f"--since {since.text} is after --until {until.text}")
+
+
 class Env:
     """What every command gets from the group's options."""
 
@@ -71,6 +109,15 @@ class Env:
     def config(self) -> configuration.Config:
         if self._config is None:
             self._config = configuration.load(self.config_path)
+        return self._config
+
+    def require_config(self) -> configuration.Config:
+        """The configuration of a command that cannot work without one (crawl, run): a missing file is an error."""
+        if self._config is None:
+            path = self.config_path or os.environ.get(configuration.ENV_PREFIX + "CONFIG") or configuration.DEFAULT_CONFIG
+            if not os.path.exists(path):
+                raise ConfigError(f"no configuration: {path} not found (supplywatch init writes a starter one)")
+            self._config = configuration.load(self.config_path, require_file=True)
         return self._config
 
     @property

@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from supplywatch.store import InputError, QuerySyntaxError, SupplywatchError, is_day
+from supplywatch.store import ConfigError, InputError, QuerySyntaxError, StorageError
 
 from . import config as configuration
-from .cli import LABEL_NAMES, Env, cli, pass_env
+from .cli import DATE, LABEL_NAMES, Env, Period, check_order, cli, pass_env
 from .output import echo_csv, echo_json, table
+from .pipeline import crawl_failure
 
 
 @cli.command()
@@ -28,11 +29,11 @@ def init(env: Env, force: bool) -> None:
 
     path = Path(env.config_path or configuration.DEFAULT_CONFIG)
     if path.exists() and not force:
-        raise SupplywatchError(f"{path} already exists (use --force to overwrite)")
+        raise InputError(f"{path} exists; --force to overwrite")
     try:
         path.write_text(resources.files("supplywatch").joinpath("starter.toml").read_text("utf-8"), "utf-8")
     except OSError as exc:
-        raise SupplywatchError(f"{path}: cannot write: {exc.strerror}") from None
+        raise StorageError(f"{path}: cannot write: {exc.strerror}") from None
     cfg = configuration.load(path)
     with env.pipeline(create=True) as pipeline:
         pipeline.store.sync_sources(cfg.sources)
@@ -43,9 +44,6 @@ def init(env: Env, force: bool) -> None:
 def _crawl_report(reports: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         echo_json(reports)
-        return
-    if not reports:
-        click.echo("No sources configured: add [[sources]] to the configuration (see supplywatch init).")
         return
     click.echo(table(reports, [("source", "SOURCE"), ("kind", "KIND"), ("status", "STATUS"), ("new", "NEW"),
                                ("updated", "UPDATED"), ("unchanged", "UNCHANGED"), ("failed_pages", "FAILED PAGES"),
@@ -64,12 +62,20 @@ def crawl(env: Env, source: str | None, force: bool, as_json: bool) -> None:
     """Fetch every configured source and store new and changed documents.
 
     Feeds use conditional GET, so an unchanged feed costs one cheap request. One failing source
-    never stops the others; see `supplywatch sources` for their health.
+    never stops the others (see `supplywatch sources` for their health); when not one source is
+    healthy the crawl exits 4. Needs a configuration file: without one nothing is created.
 
     Example: supplywatch crawl --source cisa-csaf
     """
+    cfg = env.require_config()  # before the database is opened: no configuration, no new ./supplywatch.db
+    if not cfg.sources:
+        raise ConfigError(f"{cfg.path}: no sources configured: add [[sources]] (supplywatch init writes examples)")
     with env.pipeline(create=True) as pipeline:
-        _crawl_report(pipeline.crawl(source=source, force=force), as_json)
+        reports = pipeline.crawl(source=source, force=force)
+    _crawl_report(reports, as_json)
+    failure = crawl_failure(reports)
+    if failure is not None:
+        raise failure
 
 
 @cli.command()
@@ -93,15 +99,6 @@ def sources(env: Env, as_json: bool) -> None:
                             ("consecutive_failures", "FAILS"), ("documents", "DOCS"), ("last_error", "LAST ERROR")]))
 
 
-def _check_days(since: str | None, until: str | None) -> None:
-    """--since / --until as the user typed them, checked here so the error names the option."""
-    for option, value in (("--since", since), ("--until", until)):
-        if value is not None and not is_day(value):
-            raise InputError(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
-    if since and until and since > until:
-        raise InputError(f"--since {since} is after --until {until}")
-
-
 @cli.command()
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
@@ -113,10 +110,10 @@ def _check_days(since: str | None, until: str | None) -> None:
 @click.option("--supplier", metavar="NAME", help="Only documents matched to this supplier of the register (any case). "
               "Example: --supplier 'Acme Corp'")
 @click.option("--source", metavar="NAME", help="Only documents of this source (exact name). Example: --source bleepingcomputer")
-@click.option("--since", metavar="YYYY-MM-DD", help="Only documents published on or after this day (UTC). "
-              "Example: --since 2026-01-01")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only documents published on or before this day (UTC). "
-              "Example: --until 2026-01-31")
+@click.option("--since", type=DATE, metavar="DATE", help="Only documents published on or after DATE (UTC): a day, "
+              "or the first day of a month or year. Example: --since 2026-01")
+@click.option("--until", type=DATE, metavar="DATE", help="Only documents published on or before DATE (UTC): a day, "
+              "or the last day of a month or year. Example: --until 2026-01-31")
 @click.option("--raw", is_flag=True, help="Parse QUERY as FTS5 syntax: \"phrases\", NEAR(a b, 5), prefix*, AND/OR/NOT, "
               "title:word. Example: --raw 'title:\"signing key\" OR NEAR(stolen certificate, 5)'")
 @click.option("--json", "as_json", is_flag=True, help="Print results as a JSON list of objects. Example: --json")
@@ -124,7 +121,8 @@ def _check_days(since: str | None, until: str | None) -> None:
               "would run as a formula are prefixed with '). Example: --csv > hits.csv")
 @pass_env
 def search(env: Env, query: str, limit: int, label: str | None, min_score: float, supplier: str | None,
-           source: str | None, since: str | None, until: str | None, raw: bool, as_json: bool, as_csv: bool) -> None:
+           source: str | None, since: Period | None, until: Period | None, raw: bool, as_json: bool,
+           as_csv: bool) -> None:
     """Full-text search of titles and article text, best match (bm25, title weighted) first, with snippets.
 
     Your words are searched as words (quotes, NEAR and * have no special meaning) unless --raw.
@@ -134,11 +132,14 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
     """
     if as_json and as_csv:
         raise InputError("--json and --csv cannot be used together")
-    _check_days(since, until)
+    check_order(since, until)
     with env.pipeline(readonly=True) as pipeline:
+        if source is not None and (known := pipeline.store.source_names(source)) != [source]:
+            raise InputError(f"no source named {source!r} (sources: {', '.join(known) or 'none yet'})")
         try:
             rows = pipeline.store.search(query, limit=limit, label=label, min_score=min_score, supplier=supplier,
-                                         source=source, since=since, until=until, raw=raw)
+                                         source=source, since=since and since.first, until=until and until.last,
+                                         raw=raw)
         except QuerySyntaxError as exc:
             raise InputError(f"{exc}; leave out --raw to search the words as written") from None
     if as_json:

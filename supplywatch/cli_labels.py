@@ -6,7 +6,7 @@ import click
 
 from supplywatch.store import InputError
 
-from .cli import LABEL_NAMES, Env, cli, pass_env
+from .cli import DATE, LABEL_NAMES, Env, Period, cli, pass_env
 from .output import echo_json, table
 
 
@@ -47,13 +47,17 @@ def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> Non
             story = pipeline.store.story(story_id)
         if story is None:
             raise InputError(f"no story with id {story_id}")
+        story = {**story, "members": [{**m, "similarity": None if m.get("similarity") is None
+                                        else round(m["similarity"], 3)} for m in story["members"]]}
         if as_json:
             echo_json(story)
             return
         click.echo(f"Story {story['id']}: {story['title']}  ({story['documents']} documents, "
                    f"{story['first_published']} .. {story['last_published']})")
-        click.echo(table(story["members"], [("id", "ID"), ("published", "PUBLISHED"), ("source", "SOURCE"),
-                                            ("reason", "WHY"), ("similarity", "SIM"), ("title", "TITLE")], max_width=70))
+        members = [{**m, "similarity": None if m["similarity"] is None else f"{m['similarity']:.3f}"}
+                   for m in story["members"]]
+        click.echo(table(members, [("id", "ID"), ("published", "PUBLISHED"), ("source", "SOURCE"),
+                                   ("reason", "WHY"), ("similarity", "SIM"), ("title", "TITLE")], max_width=70))
         return
     with env.pipeline(create=True) as pipeline:
         counts = pipeline.cluster(rebuild=rebuild).as_dict()
@@ -86,12 +90,13 @@ def label(env: Env, doc_id: int, label: str, value: bool, note: str) -> None:
 @click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Labelled JSONL to train on as well (fields title, text, labels, categories). "
                    "Example: --data ../shared/eval/dev.jsonl")
-@click.option("--until", metavar="DATE", help="Use only --data articles published before DATE. Example: --until 2015")
+@click.option("--until", type=DATE, metavar="DATE", help="Use only --data articles published before DATE (a year, month "
+              "or day: before its first day). Example: --until 2015")
 @click.option("--no-examples", is_flag=True, help="Leave out the project's own examples. Example: --no-examples")
 @click.option("--out", default="supplywatch-head", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the new head (classify uses ./supplywatch-head when present). Example: --out heads/v2")
 @pass_env
-def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool, out: str) -> None:
+def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bool, out: str) -> None:
     """Fit a new classifier head on the project's examples, your corrections and any JSONL you pass.
 
     Takes minutes on a laptop CPU; writes a new model version, so the next classify relabels.
@@ -99,7 +104,7 @@ def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool,
     Example: supplywatch train --data my-labelled.jsonl --out supplywatch-head
     """
     with env.pipeline(create=True) as pipeline:
-        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until)
+        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until and until.first)
     click.echo(f"Wrote head {head.version} to {out}/ ({head.manifest['examples']} examples, "
                f"{head.manifest['positives']} positive); threshold {head.threshold:.3f}.")
 
@@ -107,21 +112,32 @@ def train(env: Env, data: tuple[str, ...], until: str | None, no_examples: bool,
 @cli.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--head", metavar="DIR", help="Head folder to measure (default: the one classify uses). Example: --head heads/v2")
-@click.option("--since", metavar="DATE", help="Only articles published on or after DATE. Example: --since 2015")
-@click.option("--until", metavar="DATE", help="Only articles published before DATE. Example: --until 2018")
+@click.option("--since", type=DATE, metavar="DATE", help="Only articles published on or after DATE (a year, month or "
+              "day: from its first day). Example: --since 2015")
+@click.option("--until", type=DATE, metavar="DATE", help="Only articles published before DATE (a year, month or day: "
+              "before its first day). Example: --until 2018")
 @click.option("--no-memory", is_flag=True, help="Score each article alone, without the incident memory. Example: --no-memory")
+@click.option("--allow-training-overlap", "allow_overlap", is_flag=True,
+              help="Measure even when the head's manifest says it was fitted on FILE (in-sample figures, with a "
+                   "warning on stderr). Example: --allow-training-overlap")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
 @pass_env
-def eval_cmd(env: Env, file: str, head: str | None, since: str | None, until: str | None, no_memory: bool,
-             as_json: bool) -> None:
+def eval_cmd(env: Env, file: str, head: str | None, since: Period | None, until: Period | None, no_memory: bool,
+             allow_overlap: bool, as_json: bool) -> None:
     """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
 
     Never trains on FILE. Articles are processed in publication order, as the pipeline meets them.
+    Refuses a FILE the head was fitted on (its manifest lists it): measure the held-out head
+    (classifiers/head-timesplit, fitted before 2015) from 2015 on instead.
 
-    Example: supplywatch eval ../shared/eval/dev.jsonl --since 2015 --json
+    Example: supplywatch eval ../shared/eval/dev.jsonl --head classifiers/head-timesplit --since 2015 --json
     """
+    if since is not None and until is not None and since.first >= until.first:
+        raise InputError(f"--since {since.text} is not before --until {until.text}")
     with env.pipeline() as pipeline:
-        result = pipeline.evaluate(file, head=head, since=since, until=until, memory=not no_memory)
+        result = pipeline.evaluate(file, head=head, since=since and since.first, until=until and until.first,
+                                   memory=not no_memory, allow_overlap=allow_overlap,
+                                   warn=lambda message: click.echo(message, err=True))
     if as_json:
         echo_json(result)
         return

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from supplywatch.store import InputError, SupplywatchError
+from supplywatch.store import InputError, StorageError
 
-from .cli import CONTEXT, Env, Group, cli, pass_env
+from .cli import CONTEXT, DATE, Env, Group, Period, cli, pass_env
 from .output import echo_json, table
 from .pipeline import make_pipeline
 
@@ -165,12 +165,13 @@ def suppliers_remove(env: Env, name: str) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--since", metavar="DATE", help="Only documents published on or after DATE. Example: --since 2021-01-01")
+@click.option("--since", type=DATE, metavar="DATE", help="Only documents published on or after DATE: a day, or the first "
+              "day of a month or year. Example: --since 2021-01")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON. Example: --json")
 @click.option("--html", "html_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the timeline as an HTML page to FILE. Example: --html acme.html")
 @pass_env
-def supplier(env: Env, name: str, since: str | None, as_json: bool, html_file: str | None) -> None:
+def supplier(env: Env, name: str, since: Period | None, as_json: bool, html_file: str | None) -> None:
     """A supplier's stories over time: each with its labels, scores, evidence and sources, oldest first.
 
     NAME is the supplier's name or one of its aliases, in any case. Documents of one story (see
@@ -186,7 +187,7 @@ def supplier(env: Env, name: str, since: str | None, as_json: bool, html_file: s
     from supplywatch.reports.timeline import build_timeline
 
     with env.pipeline() as pipeline:
-        timeline = build_timeline(pipeline.store, name, since=since)
+        timeline = build_timeline(pipeline.store, name, since=since and since.first)
     if as_json:
         echo_json(timeline.as_dict())
         return
@@ -194,7 +195,7 @@ def supplier(env: Env, name: str, since: str | None, as_json: bool, html_file: s
         try:
             Path(html_file).write_text(render_timeline_html(timeline), "utf-8")
         except OSError as exc:
-            raise SupplywatchError(f"{html_file}: cannot write: {exc.strerror or exc}") from None
+            raise StorageError(f"{html_file}: cannot write: {exc.strerror or exc}") from None
         click.echo(html_file)
         return
     click.echo(timeline_text(timeline), nl=False)
@@ -250,5 +251,5 @@ def run(env: Env, no_crawl: bool, digest_now: bool) -> None:
 
     Example: supplywatch --config /etc/supplywatch.toml run
     """
-    with make_pipeline(env.config, env.db) as pipeline:
+    with make_pipeline(env.require_config(), env.db) as pipeline:
         pipeline.run(crawl_sources=not no_crawl, digest_now=digest_now, report=_run_line)

@@ -64,6 +64,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+def _kind(like: Any) -> str:
+    """What a setting must be, in words ("an integer", not Python's "a int")."""
+    if isinstance(like, bool):
+        return "true or false"
+    return {int: "an integer", float: "a number", str: "a string", list: "a list"}.get(type(like), type(like).__name__)
+
+
 def _coerce(value: str, like: Any, where: str) -> Any:
     try:
         if isinstance(like, bool):
@@ -79,7 +86,7 @@ def _coerce(value: str, like: Any, where: str) -> Any:
         if isinstance(like, list):
             return [v.strip() for v in value.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"{where}: {value!r} is not a valid {type(like).__name__}") from None
+        raise ConfigError(f"{where}: {value!r} is not {_kind(like)}") from None
     return value
 
 
@@ -92,7 +99,7 @@ def _merge_section(base: dict[str, Any], override: dict[str, Any], where: str) -
         if isinstance(like, bool) != isinstance(value, bool) or (
             not isinstance(like, bool) and isinstance(like, int | float) and not isinstance(value, int | float)
         ) or (isinstance(like, str | list) and not isinstance(value, type(like))):
-            raise ConfigError(f"{where}: {key} must be a {type(like).__name__}, not {value!r}")
+            raise ConfigError(f"{where}: {key} must be {_kind(like)}, not {value!r}")
         merged[key] = float(value) if isinstance(like, float) else value
     return merged
 

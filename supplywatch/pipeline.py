@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from supplywatch.store import InputError, Store, SupplywatchError
+from supplywatch.store import CrawlError, InputError, Store, SupplywatchError
 
 from .config import Config
 
@@ -122,14 +122,30 @@ class Pipeline:
         return train_head(rows, sources, self.encoder, out)
 
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
-                 memory: bool = True) -> dict[str, Any]:
+                 memory: bool = True, allow_overlap: bool = False,
+                 warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Measure a head on the labelled file at ``path``; refuse (InputError) when the head was fitted on it.
+
+        ``allow_overlap``: measure anyway; ``warn`` gets the warning and the result carries ``training_overlap``.
+        """
         from supplywatch.classifiers import Head, resolve_head
-        from supplywatch.classifiers.evaluate import evaluate, read_jsonl
+        from supplywatch.classifiers.evaluate import evaluate, read_jsonl, training_overlap
         from supplywatch.classifiers.features import Featurizer
 
         rows = read_jsonl(path, since=since, until=until)
-        fitted = Head.load(resolve_head(head or self.config.classifier["head"] or None))
-        return evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
+        folder = resolve_head(head or self.config.classifier["head"] or None)
+        fitted = Head.load(folder)
+        overlap = training_overlap(fitted.manifest, path, since=since)
+        if overlap is not None:
+            why = (f"{path} overlaps the data head {folder} was fitted on (its manifest lists {overlap!r}), so "
+                   f"its figures would be in-sample")
+            if not allow_overlap:
+                raise InputError(f"{why}; measure the held-out head instead ({_held_out(path)}), "
+                                 f"or pass --allow-training-overlap")
+            if warn is not None:
+                warn(f"WARNING: {why}: they do not measure the model on new articles.")
+        result = evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
+        return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------
 
@@ -203,6 +219,9 @@ class Pipeline:
         with exclusive(self.db):
             if crawl_sources:
                 step("crawl", self.crawl)
+                failure = crawl_failure(done["crawl"]) if isinstance(done["crawl"], list) else None
+                if failure is not None:
+                    errors.append(f"crawl: {failure}")
             step("classify", self.classify)
             step("cluster", self.cluster)
             step("suppliers", self.match_suppliers)
@@ -220,6 +239,40 @@ class Pipeline:
         if errors:
             raise SupplywatchError(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
         return done
+
+
+def _held_out(path: str) -> str:
+    """How to measure the packaged time-split head on ``path`` without overlap: its --head and --since."""
+    from pathlib import Path
+
+    from supplywatch.classifiers import PACKAGED_HEAD, Head
+    from supplywatch.classifiers.evaluate import training_overlap
+
+    folder = PACKAGED_HEAD.parent / "head-timesplit"
+    try:
+        shown = folder.relative_to(Path.cwd())
+    except ValueError:
+        shown = folder
+    try:
+        manifest = Head.load(folder).manifest
+    except SupplywatchError:
+        return f"--head {shown}"
+    entry = training_overlap(manifest, path)
+    cut = entry.rsplit("before ", 1)[1].rstrip(")") if entry and "before " in entry else None
+    return f"--head {shown}" + (f" --since {cut}" if cut else "")
+
+
+def crawl_failure(reports: list[dict[str, Any]]) -> CrawlError | None:
+    """The error of a crawl in which not one source was healthy, else None.
+
+    A partial failure is not an error of the crawl: it stored what it got and the health table says the rest.
+    """
+    failed = [r for r in reports if r.get("error")]
+    if not reports or len(failed) < len(reports):
+        return None
+    why = "; ".join(f"{r['source']}: {' '.join(str(r['error']).split())}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return CrawlError(f"0 of {len(reports)} sources healthy: {why}{more}")
 
 
 def make_pipeline(config: Config, db: str, **parts: Any) -> Pipeline:

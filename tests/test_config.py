@@ -43,7 +43,7 @@ def test_config_and_db_from_environment(tmp_path, monkeypatch):
     ('[[sources]]\nname = "a"\n', "missing url"),
     ('[[sources]]\nname = "a"\nurl = "file:///etc/passwd"', "must be http"),
     ('[[sources]]\nname = "a"\nurl = "https://a/"\ncolour = "red"', "unknown key"),
-    ('[crawl]\nmax_bytes = "big"', "max_bytes must be a int"),
+    ('[crawl]\nmax_bytes = "big"', "max_bytes must be an integer"),
     ('[crawl]\nwhatever = 1', "unknown key 'whatever'"),
     ('[nonsense]\n', "unknown section"),
 ])

@@ -566,7 +566,7 @@ def test_email_configuration_defaults_file_and_environment(tmp_path):
 @pytest.mark.parametrize("text,needle", [
     ('[email]\nsecurity = "tls"', "security must be one of starttls, ssl, none"),
     ('[email]\nsmtp_port = 70000', "smtp_port must be within 0..65535"),
-    ('[email]\nsmtp_port = "25"', "smtp_port must be a int"),
+    ('[email]\nsmtp_port = "25"', "smtp_port must be an integer"),
     ('[email]\nsmtp_host = "mail example"', "smtp_host must be a host name"),
     ('[email]\npassword = "hunter2"', "unknown key 'password'"),
     ('[email]\nusername_env = "SMTP_USER"', "username_env and password_env go together"),

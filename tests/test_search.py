@@ -90,8 +90,13 @@ def test_stemming_and_no_matches(db):
 
 def test_source_filter_is_exact(db):
     assert sorted(ids(db, "stolen", "--source", "beta")) == [2]
-    assert ids(db, "stolen", "--source", "bet") == []
-    assert ids(db, "stolen", "--source", "BETA") == []
+    # A name the archive does not know is a mistake, not "No matches." (issue 11).
+    one_line_error(invoke("--db", db, "search", "stolen", "--source", "bet"), 2,
+                   "no source named 'bet' (sources: alpha, beta, gamma)")
+    one_line_error(invoke("--db", db, "search", "stolen", "--source", "BETA"), 2, "no source named 'BETA'")
+    with Store.open(db) as store:  # a source no longer configured still names its documents
+        store.sync_sources([])
+    assert sorted(ids(db, "stolen", "--source", "beta")) == [2]
 
 
 def test_since_until_include_both_days(db):
@@ -102,10 +107,20 @@ def test_since_until_include_both_days(db):
     assert 5 in ids(db, "stolen") and 5 not in ids(db, "stolen", "--since", "2000-01-01")  # undated: no date filter hit
 
 
+def test_since_until_take_a_year_a_month_or_a_day(db):
+    # One parser for every date option: --since from the first day, --until through the last one.
+    assert sorted(ids(db, "stolen OR key", "--raw", "--since", "2026")) == [1, 2, 4]
+    assert sorted(ids(db, "stolen OR key", "--raw", "--since", "2026-02")) == [2]
+    assert sorted(ids(db, "stolen OR key", "--raw", "--until", "2026-01")) == [1, 4]
+    assert sorted(ids(db, "stolen OR key", "--raw", "--since", "2026-01", "--until", "2026-01")) == [1, 4]
+    assert ids(db, "stolen OR key", "--raw", "--until", "2025") == []
+
+
 @pytest.mark.parametrize("args,text", [
     (["--since", "2026-13-01"], "--since: '2026-13-01' is not a date"),
     (["--until", "yesterday"], "--until: 'yesterday' is not a date"),
-    (["--since", "2026-1-5"], "is not a date (YYYY-MM-DD)"),
+    (["--since", "2026-1-5"], "is not a date (YYYY, YYYY-MM or YYYY-MM-DD, for example 2021, 2021-01 or 2021-01-12)"),
+    (["--since", "2026-13"], "--since: '2026-13' is not a date"),
     (["--since", "2026-02-30"], "is not a date"),
     (["--since", "2026-03-01", "--until", "2026-02-01"], "--since 2026-03-01 is after --until 2026-02-01"),
 ])

@@ -188,12 +188,13 @@ def test_cluster_story_shows_members_and_an_unknown_id_is_one_line(tmp_path: Pat
     with Store.open(db) as store:
         a, b, _ = _docs(store)
         sid = store.assign_story(a)
-        store.assign_story(b, sid, similarity=0.71, reason="title")
+        store.assign_story(b, sid, similarity=0.7133333333333334, reason="title")
     result = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", str(sid)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Story {sid}: Doc 0  (2 documents,") and "title" in result.output
+    assert " 0.713 " in result.output and "0.7133" not in result.output  # 3 decimals, not 16 digits
     as_json = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", str(sid), "--json"])
-    assert '"reason": "title"' in as_json.output
+    assert '"reason": "title"' in as_json.output and '"similarity": 0.713' in as_json.output
     missing = CliRunner().invoke(cli, ["--db", str(db), "cluster", "--story", "999"])
     assert missing.exit_code == 2 and missing.stderr == "Error: no story with id 999\n"
 

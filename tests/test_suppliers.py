@@ -376,8 +376,8 @@ def test_timeline_html_is_escaped(tmp_path, register):
 @pytest.mark.parametrize("args,code,message", [
     (["supplier", "Acmee"], 2, "no supplier 'Acmee'; did you mean Acme?"),
     (["supplier", "Zzzz"], 2, "no supplier 'Zzzz' (supplywatch suppliers list shows the register)"),
-    (["supplier", "Acme", "--since", "2021-13-01"], 2, "bad date '2021-13-01'"),
-    (["supplier", "Acme", "--since", "yesterday"], 2, "bad date 'yesterday'"),
+    (["supplier", "Acme", "--since", "2021-13-01"], 2, "--since: '2021-13-01' is not a date (YYYY, YYYY-MM or YYYY-MM-DD"),
+    (["supplier", "Acme", "--since", "yesterday"], 2, "--since: 'yesterday' is not a date"),
     (["supplier", "Acme", "--json", "--html", "x.html"], 2, "cannot be used together"),
 ])
 def test_timeline_errors_are_one_line(db, register, args, code, message):
