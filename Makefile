@@ -24,7 +24,10 @@ demo: setup
 browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing chromium and chromium-driver (apt-get)"; \
+		echo "make browser: NOTICE: installing Debian's chromium and chromium-driver with apt-get, as root:"; \
+		echo "  about 380 MB on disk, for the browser tests only (tests/test_browser.py, tests/test_serve.py -m browser)."; \
+		echo "  To skip it: interrupt now (Ctrl-C within 10 s) and run .venv/bin/pytest -m 'not browser'."; \
+		sleep 10; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else \
 		echo "make browser: chromium or chromedriver is missing and we are not root; install them with"; \

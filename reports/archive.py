@@ -5,7 +5,8 @@ first, so a port in use is a one-line error and ``--port 0`` picks a free one. T
 ``?mode=ro`` (not ``immutable=1``: a crawl may be writing it meanwhile, and an immutable reader
 would not see WAL content), and the database object refuses Datasette's write path altogether.
 
-Month and label facets are canned queries rather than views: views are schema, and schema
+The view for people (``/archive/browse``: title first, labels with scores, snippet, story, best match first) and
+the month and label facets are canned queries rather than views: views are schema, and schema
 changes only through the store's migrations. Importing this module imports Datasette: the CLI
 imports it inside ``supplywatch serve`` only.
 """
@@ -21,6 +22,7 @@ from supplywatch.store import InputError, StorageError, Store, vocabulary
 from supplywatch.store import exports as sql
 
 DB_NAME = "archive"
+BROWSE = "browse"  # the canned query for people: /archive/browse?search=words
 SETTINGS = {
     "sql_time_limit_ms": 2000,  # any one query, canned or typed, stops after this
     "facet_time_limit_ms": 500,
@@ -35,8 +37,9 @@ def metadata(tables: set[str]) -> dict[str, Any]:
     """Datasette metadata for a store with these tables (the supplier register's are optional)."""
     table_meta: dict[str, Any] = {
         "documents": {
-            "description": "Every crawled article, advisory and CSAF document. The search box searches titles and "
-                           "text (full-text, porter stemming).",
+            "description": "Every crawled article, advisory and CSAF document, every column. The search box searches "
+                           f"titles and text (full-text, porter stemming); for reading, /{DB_NAME}/{BROWSE} shows title, "
+                           "source, day, labels, snippet and story, best match first.",
             "fts_table": "documents_fts",
             "fts_pk": "id",
             "label_column": "title",
@@ -70,6 +73,16 @@ def metadata(tables: set[str]) -> dict[str, Any]:
         "document_vectors": {"hidden": True},
     }
     queries: dict[str, Any] = {
+        BROWSE: {
+            "title": "Documents: search and read",
+            "description": "Every document as a reader wants it: title, source, day, flagged labels with their scores, "
+                           "a snippet and its story. Type words to search titles and text: the best match comes "
+                           "first (title hits weigh most), matches in [brackets]; leave it empty for the newest "
+                           "first. The raw table is documents.",
+            "sql": sql.BROWSE_DOCUMENTS,
+            "params": ["search"],
+            "hide_sql": True,  # people read the results; the SQL is one click away
+        },
         "cert_compromises_30_days": {
             "title": "Supply-chain certificate compromises, last 30 days",
             "description": f"Documents flagged {vocabulary.headline()} published in the last 30 days, newest first, "

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import vocabulary
 from .errors import InputError
+from .search import WEIGHTS
 
 SUPPLIER_TABLES = ("suppliers", "supplier_matches")
 
@@ -26,6 +27,32 @@ where l.label = '{headline}' and l.flagged = 1
   and coalesce(d.published, d.fetched_at) >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 order by coalesce(d.published, d.fetched_at) desc, d.id desc
 """.strip().format(headline=vocabulary.headline())  # a registry name: [a-z0-9_], never user text
+
+# The documents for people (issue 11): title first, then source, day, the flagged labels with their scores, a
+# snippet (the match in [brackets] when searching, else the text's start) and the story; best match first when
+# searching (bm25, a title hit weighing five text hits, as `supplywatch search`), newest first otherwise.
+# escape_fts is Datasette's: the words are searched as words, never parsed as FTS syntax. The constant
+# `:search != ''` terms keep SQLite from running an empty MATCH at all.
+BROWSE_DOCUMENTS = """
+with picked as (
+  select rowid as id, bm25(documents_fts, {weights}) as relevance,
+         snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet
+  from documents_fts where trim(:search) != '' and documents_fts match escape_fts(:search)
+  union all
+  select id, null, null from documents where trim(:search) = ''
+)
+select d.title, d.source, substr(coalesce(d.published, d.fetched_at), 1, 10) as day,
+       (select group_concat(label || ' ' || printf('%.2f', score), ', ')
+        from (select label, score from labels where document_id = d.id and flagged = 1 order by score desc)) as labels,
+       coalesce(p.snippet, substr(d.text, 1, 240) || case when length(d.text) > 240 then ' …' else '' end) as snippet,
+       s.title as story, d.url, d.id
+from picked p
+join documents d on d.id = p.id
+left join story_documents sd on sd.document_id = d.id
+left join stories s on s.id = sd.story_id
+order by p.relevance, coalesce(d.published, d.fetched_at) desc, d.id desc
+limit 200
+""".strip().format(weights=WEIGHTS)
 
 # Views are schema and schema changes are migrations, so "documents by month" is a canned query.
 DOCUMENTS_BY_MONTH = """

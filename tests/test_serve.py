@@ -113,6 +113,33 @@ def test_canned_queries_over_json(served: Served) -> None:
     assert status == 200 and sum(r["documents"] for r in rows) == 4
 
 
+BROWSE_COLUMNS = ["title", "source", "day", "labels", "snippet", "story", "url", "id"]
+
+
+def test_browse_view_for_people_best_match_first(served: Served) -> None:
+    # Newest first without a search; the raw documents table is still there beside it.
+    status, body = _get(f"{served.url}/browse.json?search=")
+    assert status == 200 and body["columns"] == BROWSE_COLUMNS
+    rows = [dict(zip(body["columns"], r, strict=True)) for r in body["rows"]]
+    assert [r["id"] for r in rows] == [served.ids[g] for g in ("k2", "k", "evil", "plain")]
+    first = rows[1]
+    assert first["title"] == "Acme code-signing certificate stolen, malware signed with it"
+    assert (first["source"], first["day"]) == ("wire", first["day"][:10]) and len(first["day"]) == 10
+    assert first["labels"] == "supply_chain_cert_compromise 0.95, malware 0.71"  # flagged ones, best first
+    assert first["story"] == first["title"] and rows[0]["story"] == first["title"]  # k2 joined k's story
+    assert first["snippet"].startswith("Attackers stole the code-signing certificate of Acme.")
+    assert rows[3]["labels"] is None  # scored, not flagged: no label shown
+    status, raw = _get(f"{served.url}/documents.json?_shape=array")
+    assert status == 200 and len(raw) == 4 and "canonical_url" in raw[0]
+
+    # Searching: best match (bm25, title weighted) first, which here is not the newest first.
+    status, rows = _get(f"{served.url}/browse.json?search=signed&_shape=array")
+    assert status == 200 and [r["id"] for r in rows] == [served.ids["k"], served.ids["k2"]]
+    assert list(rows[0]) == BROWSE_COLUMNS and "[signing]" in rows[0]["snippet"]
+    status, rows = _get(f"{served.url}/browse.json?" + urllib.parse.urlencode({"search": 'cert" OR', "_shape": "array"}))
+    assert status == 200  # FTS syntax is searched as words, never an error
+
+
 @pytest.mark.parametrize("sql", [
     "delete from documents",
     "update documents set title = 'x'",
@@ -179,6 +206,26 @@ def test_search_box_finds_documents_and_hostile_title_is_text(served: Served, br
     browser.get(f"{served.url}/documents/{served.ids['evil']}")
     assert EVIL in browser.find_element(By.TAG_NAME, "body").text
     assert browser.execute_script("return typeof window.__pwned") == "undefined"
+
+
+@pytest.mark.browser
+def test_browse_page_shows_title_first_and_best_match_first(served: Served, browser: Any, tmp_path: Path) -> None:
+    """The page people read (docs/archive.png: SUPPLYWATCH_SCREENSHOTS=docs pytest tests/test_serve.py -k browse_page)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(served.url)
+    browser.find_element(By.LINK_TEXT, "Documents: search and read").click()
+    box = browser.find_element(By.CSS_SELECTOR, "form input[name=search]")
+    box.send_keys("signed")
+    box.submit()
+    heads = [th.text.strip() for th in browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns thead th")]
+    assert heads == BROWSE_COLUMNS
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == [
+        "Acme code-signing certificate stolen, malware signed with it", "Acme revokes its stolen signing certificate"]
+    assert "supply_chain_cert_compromise 0.95, malware 0.71" in rows[0].text and "[signing]" in rows[0].text
+    assert "select" not in browser.find_element(By.TAG_NAME, "body").text.lower().split("documents: search")[0]
+    _screenshot(browser, "archive.png", tmp_path)
 
 
 @pytest.mark.browser
