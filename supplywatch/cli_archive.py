@@ -166,8 +166,9 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
 def serve(env: Env, port: int, host: str) -> None:
     """Browse and search the archive in a web browser (Datasette), read-only, until Ctrl-C.
 
-    Full-text search of documents, facets by source, kind, label and supplier, and canned
-    queries (supply-chain certificate compromises of the last 30 days, documents by month,
+    /archive/browse lists documents for people (title, source, day, labels with scores, snippet,
+    story; best match first when searching). Full-text search of the raw tables, facets by source,
+    kind, label and supplier, and canned queries (supply-chain certificate compromises of the last 30 days, documents by month,
     stories for a supplier). The database file is opened read-only: nothing is written to it.
 
     Example: supplywatch serve --port 8001  (then open http://127.0.0.1:8001/archive)
