@@ -51,14 +51,25 @@ class IncidentMemory:
         self.incidents: list[tuple[int | None, set[str], float]] = []
 
     def adjust(self, row: dict[str, Any], score: float, threshold: float) -> float:
+        """:meth:`lifted` then :meth:`record` when the result reaches ``threshold``."""
+        score = self.lifted(row, score, threshold)
+        if score >= threshold:
+            self.record(row, score)
+        return score
+
+    def lifted(self, row: dict[str, Any], score: float, threshold: float) -> float:
+        """``score``, raised towards ``threshold`` when the title names a recent incident; records nothing."""
         names = title_names(row.get("title") or "")
         day = _day(row)
         if score < threshold and score >= self.floor * threshold and names:
             for when, known, flagged_score in self.incidents:
                 recent = when is None or day is None or 0 <= day - when <= self.window
                 if recent and names & known:
-                    score = max(score, min(flagged_score, threshold / self.lift) * self.lift)
-                    break
-        if score >= threshold and names:
-            self.incidents.append((day, names, score))
+                    return max(score, min(flagged_score, threshold / self.lift) * self.lift)
         return score
+
+    def record(self, row: dict[str, Any], score: float) -> None:
+        """Remember ``row`` as a flagged incident (the pipeline's own conclusion)."""
+        names = title_names(row.get("title") or "")
+        if names:
+            self.incidents.append((_day(row), names, score))

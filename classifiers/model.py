@@ -17,6 +17,7 @@ import numpy as np
 from supplywatch.store import ConfigError, Label, vocabulary
 
 from .features import DocFeatures
+from .passages import pick_evidence
 
 HEADLINE = vocabulary.headline()
 CATEGORIES = tuple(vocabulary.topics())
@@ -63,11 +64,14 @@ def headline_features(doc: DocFeatures, pos: np.ndarray, neg: np.ndarray,
 
 def evidence_index(doc: DocFeatures, margin: np.ndarray) -> int:
     """The sentence to show a reader: the best margin, preferring sentences that name both a signing
-    artefact and a compromise, and passing over short headings ("How to detect this backdoor")."""
+    artefact and a compromise, passing over short ones, table rows, headings and the title repeated."""
     lengths = np.array([len(u) for u in doc.units])
     bonus = 0.05 * doc.cues[:, 2] + 0.02 * doc.cues[:, 0] - 0.05 * (lengths < 60)
     bonus[0] = 0.0  # the title is judged on its margin alone
-    return int(np.argmax(margin + bonus))
+    # Best first; a table row, heading or the title repeated is never shown while anything else exists
+    # (then the title, which the reader has just read anyway).
+    best = pick_evidence(doc.units, [int(i) for i in np.argsort(-(margin + bonus), kind="stable")])
+    return best if best >= 0 else 0
 
 
 @dataclass

@@ -1,12 +1,26 @@
 """Cutting documents into sentences and passages for the encoder, and picking evidence.
 
 Pure text functions: no model, no store. A document is scored from its sentences, so the best
-sentence doubles as the evidence a reader sees.
+sentence doubles as the evidence a reader sees -- when a reader can trust it at a glance: the hygiene
+functions (:func:`evidence_ok`, :func:`pick_evidence`, :func:`clip`, :func:`quote_ready`,
+:func:`dedupe_actions`) live in ``supplywatch.store.text`` so ``reports`` shares them, and are re-exported here.
 """
 
 from __future__ import annotations
 
 import re
+
+from supplywatch.store.text import (  # noqa: F401 - re-exported
+    clip,
+    dedupe_actions,
+    evidence_ok,
+    is_heading,
+    is_table_row,
+    near_duplicate,
+    pick_evidence,
+    quote_ready,
+    repeats_title,
+)
 
 _SPLIT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]*[A-Z0-9])|\n+")
 _ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Ltd|Corp|Co|vs|etc|e\.g|i\.e|U\.S|No|St|"
@@ -38,12 +52,12 @@ def sentences(text: str, *, limit: int = MAX_SENTENCES) -> list[str]:
         if _ABBREV.search(pending):
             continue  # "Inc." is not the end of a sentence
         if len(pending) >= MIN_CHARS:
-            out.append(pending[:MAX_CHARS])
+            out.append(clip(pending, MAX_CHARS))
             if len(out) >= limit:
                 break
         pending = ""
     if pending and len(out) < limit and len(pending) >= MIN_CHARS:
-        out.append(pending[:MAX_CHARS])
+        out.append(clip(pending, MAX_CHARS))
     return out
 
 

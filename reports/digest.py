@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from supplywatch.store import InputError, is_day, vocabulary
+from supplywatch.store.text import clip, dedupe_actions, quote_ready
 
 HEADLINE = vocabulary.headline()
 TOPIC_LIMIT = 10
@@ -105,8 +106,7 @@ def extract_actions(text: str, limit: int = MAX_ACTIONS) -> list[str]:
         return found
     for sentence in sentences(text):
         if _asks(sentence, remedy, verbs, who):
-            if len(sentence) > MAX_SENTENCE_CHARS:
-                sentence = sentence[:MAX_SENTENCE_CHARS - 1].rstrip() + "…"
+            sentence = clip(sentence, MAX_SENTENCE_CHARS)  # never mid-word
             if sentence not in found:
                 found.append(sentence)
             if len(found) >= limit:
@@ -159,6 +159,8 @@ class Item:
     vendor: str = ""
     first_reported: str = ""  # the story's first day when it began before this digest's day (a follow-up)
     suppliers: list[str] = field(default_factory=list)  # registered suppliers it names, subjects first
+    also: list[tuple[str, float]] = field(default_factory=list)  # the story's other flagged labels, best first
+    feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
 
 
 @dataclass
@@ -206,21 +208,48 @@ class _Story:
         doc, lab = self.best(label) if label else (self.docs[0], {"score": 0.0, "evidence": ""})  # type: ignore[misc]
         sources: list[str] = []
         links: list[Link] = []
-        actions: list[str] = []
+        requests: list[str] = []
         # The best document first, so its source, link and requests lead.
         for d in [doc, *[d for d in self.docs if d is not doc]]:
             if d["source"] not in sources:
                 sources.append(d["source"])
             links.append(Link(d["source"], safe_url(d["url"])))
-            for action in extract_actions(d.get("text") or ""):
-                if action not in actions and len(actions) < MAX_ACTIONS:
-                    actions.append(action)
+            requests.extend(a for a in extract_actions(d.get("text") or "") if a not in requests)
         date = min(d["published"] for d in self.docs)[:10]
         first = (doc.get("story_first_published") or "")[:10]
-        return Item(title=" ".join((doc["title"] or "").split()) or "(untitled)", sources=sources,
-                    date=date, label=label, score=float(lab["score"]),
-                    evidence=" ".join((lab["evidence"] or "").split()), actions=actions, links=links,
-                    vendor=doc.get("vendor") or "", first_reported=first if first and first < date else "")
+        title = " ".join((doc["title"] or "").split())
+        evidence = quote_ready(lab["evidence"] or "")  # the templates add the quote marks
+        also = sorted(((name, s) for name, s in self.label_scores().items() if name != label), key=lambda x: -x[1])
+        return Item(title=title or "(untitled)", sources=sources, date=date, label=label, score=float(lab["score"]),
+                    evidence="" if canonical_title(evidence) == canonical_title(title) else evidence,
+                    actions=dedupe_actions(requests, MAX_ACTIONS), links=links, vendor=doc.get("vendor") or "",
+                    first_reported=first if first and first < date else "", also=also,
+                    feed_only=all(d.get("text_source") == "feed" for d in self.docs))
+
+    @property
+    def key(self) -> Any:
+        """The story's identity across sections, as :func:`_stories` groups: stored story id, else title."""
+        first = self.docs[0]
+        if first.get("story_id") is not None:
+            return ("story", first["story_id"])
+        return ("title", canonical_title(first["title"]) or f"#{first['id']}")
+
+    def label_scores(self) -> dict[str, float]:
+        """Every flagged label of the story with its best score over the story's documents."""
+        out: dict[str, float] = {}
+        for doc in self.docs:
+            for lab in doc["labels"]:
+                out[lab["label"]] = max(out.get(lab["label"], 0.0), float(lab["score"]))
+        return out
+
+    def home(self) -> str | None:
+        """The section of a story no supplier claims: the headline if flagged so, else its highest-scoring
+        topic (ties by the digest's topic order); None when flagged with nothing."""
+        scores = self.label_scores()
+        if HEADLINE in scores:
+            return HEADLINE
+        topics = [t for t in vocabulary.topics() if t in scores]
+        return max(topics, key=lambda t: (scores[t], -vocabulary.topics().index(t))) if topics else None
 
 
 def _stories(docs: list[dict[str, Any]]) -> list[_Story]:
@@ -235,43 +264,53 @@ def _stories(docs: list[dict[str, Any]]) -> list[_Story]:
 
 
 def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
-    items = sorted((s.item(label) for s in stories if s.best(label)), key=lambda i: (-i.score, i.title.casefold()))
+    items = sorted((s.item(label) for s in stories), key=lambda i: (-i.score, i.title.casefold()))
     return Section(label, vocabulary.display(label), items[:limit] if limit else items, len(items))
 
 
 def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC_LIMIT) -> Digest:
-    """The digest of the UTC ``day`` (``YYYY-MM-DD``; default yesterday) from ``store``."""
+    """The digest of the UTC ``day`` (``YYYY-MM-DD``; default yesterday) from ``store``.
+
+    Each story appears once, in its most important section: "Your suppliers" when it names a registered
+    supplier, else the headline when flagged so, else its highest-scoring topic; the item lists the
+    story's other flagged labels (``Item.also``), so nothing the classifier said is lost.
+    """
     day = parse_day(day)
     docs = store.digest_documents(day)
-    stories = _stories([d for d in docs if d["labels"]])
-    headline = _section(HEADLINE, stories, None)
-    rest = [s for s in stories if not s.best(HEADLINE)]
-    topics = [_section(label, rest, topic_limit) for label in vocabulary.topics()]
+    suppliers, taken = _suppliers_section(store, docs)
+    placed: dict[str, list[_Story]] = {HEADLINE: [], **{t: [] for t in vocabulary.topics()}}
+    for story in _stories([d for d in docs if d["labels"]]):
+        where = story.home()
+        if where is not None and story.key not in taken:
+            placed[where].append(story)
+    headline = _section(HEADLINE, placed[HEADLINE], None)
+    topics = [_section(label, placed[label], topic_limit) for label in vocabulary.topics()]
     return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources(),
-                  suppliers=_suppliers_section(store, docs))
+                  suppliers=suppliers)
 
 
-def _suppliers_section(store: Any, docs: list[dict[str, Any]]) -> Section | None:
-    """Every story of the day's ``docs`` naming a registered supplier, flagged or not (None when none does).
+def _suppliers_section(store: Any, docs: list[dict[str, Any]]) -> tuple[Section | None, set[Any]]:
+    """Every story of the day's ``docs`` naming a registered supplier, flagged or not (None when none does),
+    and the keys of those stories (no other section shows them).
 
-    An item carries the story's best flagged label and score (none when nothing is flagged) and the
-    suppliers it names, those named in a title or lead first; highest score first, then stories whose
-    subject is a supplier, then by title.
+    An item is led by the story's headline label when it has one, else its best topic (none when nothing
+    is flagged), with its other labels in ``also`` and the suppliers it names, those named in a title or
+    lead first; highest score first, then stories whose subject is a supplier, then by title.
     """
     matches = store.supplier_matches_for([d["id"] for d in docs]) if docs else {}
     if not matches:
-        return None
+        return None, set()
     items: list[tuple[bool, Item]] = []
+    taken: set[Any] = set()
     for story in _stories(docs):
         named = sorted({(m["role"] != "subject", m["supplier"]) for d in story.docs for m in matches.get(d["id"], [])},
                        key=lambda x: (x[0], x[1].casefold()))
         if not named:
             continue
-        labels = sorted({lab["label"] for d in story.docs for lab in d["labels"]})
-        top = max(labels, key=lambda label: story.best(label)[1]["score"], default="")  # type: ignore[index]
-        item = story.item(top)
+        item = story.item(story.home() or "")
         item.suppliers = list(dict.fromkeys(name for _, name in named))
         items.append((named[0][0], item))  # named[0][0]: False when a supplier is the story's subject
+        taken.add(story.key)
     items.sort(key=lambda x: (-x[1].score, x[0], x[1].title.casefold()))
     shown = [item for _, item in items]
-    return Section(SUPPLIERS, SUPPLIERS_TITLE, shown, len(shown)) if shown else None
+    return (Section(SUPPLIERS, SUPPLIERS_TITLE, shown, len(shown)) if shown else None), taken

@@ -112,18 +112,25 @@ def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: floa
     ``min_score`` applies (their scores are not known). ``digest`` itself is left unchanged.
 
     The "Your suppliers" section is not a label's: ``labels`` and ``min_score`` leave it alone. With
-    ``suppliers`` (names, any case) it keeps only the stories naming one of them; without, all.
+    ``suppliers`` (names, any case) it keeps only the stories naming one of them; without, all. A story it
+    drops goes back to its own section (the digest shows each story once, so it is nowhere else).
     """
     wanted = set(labels)
     names = {" ".join(n.split()).casefold() for n in suppliers}
     theirs = digest.suppliers
+    returned: list[Any] = []  # stories of other suppliers: back to the section they would have had
     if theirs is not None and names:
         items = [i for i in theirs.items if any(n.casefold() in names for n in i.suppliers)]
+        returned = [replace(i, suppliers=[]) for i in theirs.items if i not in items and i.label]
         theirs = replace(theirs, items=items, total=len(items))
 
     def keep(section: Section, limit: int | None) -> Section:
         if wanted and section.label not in wanted:
             return replace(section, items=[], total=0)
+        back = [i for i in returned if i.label == section.label]
+        if back:
+            merged = sorted([*section.items, *back], key=lambda i: (-i.score, i.title.casefold()))
+            section = replace(section, items=merged, total=section.total + len(back))
         items = [item for item in section.items if item.score >= min_score]
         hidden = section.more if min_score <= 0 else 0
         return replace(section, items=items[:limit] if limit else items, total=len(items) + hidden)
@@ -137,15 +144,24 @@ def for_recipient(digest: Digest, recipient: Recipient) -> Digest:
 
 
 def story_count(digest: Digest) -> int:
-    """Stories in the digest: those shown (a story in two topic sections counts once) plus those cut."""
+    """Stories in the digest: those shown (each in one section) plus those cut."""
     shown = {" ".join(item.title.split()).casefold() for section in digest.sections for item in section.items}
     return len(shown) + sum(section.more for section in digest.sections)
 
 
 def subject(digest: Digest, template: str) -> str:
-    """The Subject: ``template`` with ``{day}``, ``{count}`` and ``{top}`` (the first story's title), sanitised."""
+    """The Subject: ``template`` with ``{day}``, ``{count}``, ``{stories}`` ("1 story", "3 stories") and ``{top}``
+    (the first story's title), sanitised. An older template's "{count} stories" reads "1 story" for one."""
     top = digest.sections[0].items[0].title if digest.sections else ""
-    return sanitize_header(template.format(day=digest.day, count=story_count(digest), top=sanitize_header(top)))
+    count = story_count(digest)
+    text = template.format(day=digest.day, count=count, stories=plural(count, "story", "stories"),
+                           top=sanitize_header(top))
+    return sanitize_header(re.sub(r"(?<![\d.,])\b1 stories\b", "1 story", text))
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``"1 story"``, ``"2 stories"``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 # -- the message -------------------------------------------------------------------------

@@ -130,7 +130,9 @@ def render_timeline_html(timeline: Timeline, templates_dir: str | Path | None = 
 def timeline_text(timeline: Timeline) -> str:
     """The timeline for a terminal: one block per story."""
     s = timeline.supplier
-    lines = [f"{s['name']}: {len(timeline.stories)} stories, {timeline.documents} documents"
+    n = len(timeline.stories)
+    lines = [f"{s['name']}: {n} {'story' if n == 1 else 'stories'}, {timeline.documents} "
+             f"document{'' if timeline.documents == 1 else 's'}"
              + (f" since {timeline.since}" if timeline.since else "")
              + (f"  (tier {s['tier']})" if s["tier"] else "") + (f"  (owner {s['owner']})" if s["owner"] else "")]
     for story in timeline.stories:

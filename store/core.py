@@ -172,11 +172,20 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
                                                   "where source is not null order by 1")]
 
     def known_entries(self, source: str) -> dict[str, str]:
-        """Identity key (``guid:...`` / ``url:...``) -> entry_hash of the source's stored documents."""
+        """Identity key (``guid:...`` / ``url:...``) -> entry_hash of the source's stored documents.
+
+        A document kept from its feed entry because its page could not be fetched (``feed_content_only``)
+        in the last two days is left out, so the next crawl tries the page again; a page that arrives
+        changes the content hash, and the document is labelled again on its full text.
+        """
         known: dict[str, str] = {}
         with self._guard():
             for guid, url, entry_hash in self.db.execute(
-                "select guid, canonical_url, entry_hash from documents where source = ?", [source]
+                """
+                select guid, canonical_url, entry_hash from documents where source = ?
+                and not (text_source = 'feed' and flags like '%"feed_content_only"%'
+                         and fetched_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days'))
+                """, [source]
             ):
                 if guid:
                     known[f"guid:{guid}"] = entry_hash or ""

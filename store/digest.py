@@ -29,7 +29,7 @@ class DigestMixin:
         with self._guard():
             docs = self.db.execute_returning_dicts(
                 """
-                select d.id, d.title, d.url, d.canonical_url, d.source, d.vendor, d.published, d.kind, d.text,
+                select d.id, d.title, d.url, d.canonical_url, d.source, d.vendor, d.published, d.kind, d.text, d.text_source,
                        d.summary, m.story_id, s.first_published as story_first_published,
                        s.documents as story_documents
                 from documents d left join story_documents m on m.document_id = d.id

@@ -19,13 +19,15 @@ class LabelsMixin:
 
     def documents_to_label(self, model_version: str, *, batch: int = 64, relabel: bool = False,
                            limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Batches, in publication order, of documents with no label from ``model_version`` (all with ``relabel``)."""
+        """Batches, in publication order, of documents with no label from ``model_version`` for their current
+        text (all with ``relabel``): an edited article, or a feed-only one whose page arrived, is labelled again."""
         with self._guard():
             ids = [r[0] for r in self.db.execute(
                 """
                 select d.id from documents d
                 where ? or not exists (
-                    select 1 from labels l where l.document_id = d.id and l.model_version = ?)
+                    select 1 from labels l where l.document_id = d.id and l.model_version = ?
+                    and coalesce(l.content_hash, d.content_hash) = d.content_hash)
                 order by d.published, d.id
                 """, [int(relabel), model_version])]
         if limit is not None:
@@ -34,22 +36,28 @@ class LabelsMixin:
             chunk = ids[start:start + batch]
             with self._guard():
                 rows = self.db.execute_returning_dicts(
-                    f"select id, title, text, summary, published, vendor, source from documents "
+                    f"select id, title, text, summary, published, vendor, source, text_source, content_hash from documents "
                     f"where id in ({','.join('?' * len(chunk))})", chunk)
             order = {doc_id: i for i, doc_id in enumerate(chunk)}
             yield sorted(rows, key=lambda r: order[r["id"]])
 
     def save_labels(self, results: Iterable[tuple[int, list[tuple[Label, bool]]]], model_version: str,
-                    now: str) -> int:
-        """Replace the machine labels of each document, all in one transaction; returns documents labelled."""
+                    now: str, content_hashes: dict[int, str] | None = None) -> int:
+        """Replace the machine labels of each document, all in one transaction; returns documents labelled.
+
+        ``content_hashes`` (document id -> the content hash of the text labelled) defaults to the stored one."""
         count = 0
         with self._guard(), self.db.atomic():
             for doc_id, labels in results:
+                known = (content_hashes or {}).get(doc_id)
+                if known is None:
+                    row = self.db.execute("select content_hash from documents where id = ?", [doc_id]).fetchone()
+                    known = row[0] if row else None
                 self.db.execute("delete from labels where document_id = ?", [doc_id])
                 self.db["labels"].insert_all(
                     [{"document_id": doc_id, "label": lab.label, "score": round(float(lab.score), 4),
                       "flagged": int(bool(flagged)), "evidence": lab.evidence, "model_version": model_version,
-                      "labelled_at": now}
+                      "labelled_at": now, "reason": getattr(lab, "reason", "") or None, "content_hash": known}
                      for lab, flagged in labels],
                 )
                 count += 1

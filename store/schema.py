@@ -216,7 +216,13 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Issue 16: why the headline was (not) flagged, and which text a label was computed from."""
+    db["labels"].add_column("reason", str)  # the guard's words: why flagged, or why a high score is not
+    db["labels"].add_column("content_hash", str)  # the document's content_hash when labelled; a change relabels
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

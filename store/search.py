@@ -104,7 +104,7 @@ class SearchMixin:
                 from documents_fts {join}
                 where documents_fts match :match {''.join(f' and {w}' for w in where)}
                 order by rank limit :limit)
-            select d.id, d.source, d.title, d.url, d.published,
+            select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
                    top.rank

@@ -27,6 +27,7 @@ class Label:
     label: str
     score: float
     evidence: str = ""
+    reason: str = ""  # the headline's flag decision in words (``classifiers.guard``): why flagged, or why not
 
 
 # Digest section order is this order. A new label: one line here, plus training data for the head.

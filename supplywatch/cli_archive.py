@@ -152,7 +152,8 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
         click.echo("No matches.")
         return
     for row in rows:
-        click.echo(f"#{row['id']}  {(row['published'] or '')[:10]}  [{row['source']}]  {row['title']}")
+        marker = "  (feed summary only)" if row.get("feed_only") else ""
+        click.echo(f"#{row['id']}  {(row['published'] or '')[:10]}  [{row['source']}]  {row['title']}{marker}")
         click.echo(f"    {' '.join(row['snippet'].split())}")
         click.echo(f"    {row['url'] or ''}")
 

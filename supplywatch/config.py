@@ -25,7 +25,7 @@ SOURCE_KEYS = {"name", "kind", "url", "vendor", "follow", "next", "enabled"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SECURITY = ("starttls", "ssl", "none")
 RECIPIENT_KEYS = {"address", "labels", "min_score", "suppliers"}
-SUBJECT_FIELDS = ("day", "count", "top")
+SUBJECT_FIELDS = ("day", "count", "top", "stories")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters that end or split a mail header line (CR, LF, NEL, U+2028/9) and the other controls.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -6,13 +6,18 @@ index, a CSAF ROLIE feed; then a second crawl to show conditional GET and dedupl
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
 from supplywatch.store import SupplywatchError, vocabulary
+from supplywatch.store.text import clip
 
 from . import config as configuration
 from .localsite import LocalServer
@@ -52,7 +57,7 @@ def run_demo(out: Path, *, port: int = 0, serve: bool = False) -> None:
         click.echo(f"Demo site: {server.base}/  (three outlets, an advisory index, a CSAF feed)")
         cfg = configuration.load(write_demo_config(out / "supplywatch.toml", server.base))
         with make_pipeline(cfg, str(db)) as pipeline:
-            _demo_rounds(pipeline, out)
+            _demo_rounds(pipeline, out, server.base)
         click.echo(f"\nTry: supplywatch --db {db} search \"signing key\" --label supply_chain_cert_compromise"
                    f"   |   supplywatch --db {db} sources")
         if serve:
@@ -63,7 +68,46 @@ def run_demo(out: Path, *, port: int = 0, serve: bool = False) -> None:
         server.stop()
 
 
-def _demo_rounds(pipeline: Pipeline, out: Path) -> None:
+def answer_key() -> dict[str, bool]:
+    """The demo site's answer key (``expected.json``): title (case and spacing folded) -> whether it is a
+    supply-chain certificate / signing-key compromise."""
+    expected = json.loads((demo_site_root() / "expected.json").read_text("utf-8"))
+    return {_fold(row["title"]): bool(row["positive"]) for rows in expected.values() for row in rows}
+
+
+def _fold(title: str) -> str:
+    return " ".join((title or "").split()).casefold()
+
+
+def headline_scores(store: Any) -> dict[str, Any]:
+    """The headline flags of the demo's database against :func:`answer_key`: counts, precision, recall, and
+    the flagged (with whether each is right) and missed documents."""
+    key = answer_key()
+    flagged = store.flagged(vocabulary.headline())
+    docs = store.recent_documents(limit=10_000)
+    hits = {_fold(r["title"]) for r in flagged}
+    tp = sum(key.get(t, False) for t in hits)
+    fp = len(hits) - tp
+    missed = [d for d in docs if key.get(_fold(d["title"])) and _fold(d["title"]) not in hits]
+    return {"flagged": len(hits), "tp": tp, "fp": fp, "fn": len(missed),
+            "precision": tp / len(hits) if hits else 0.0, "recall": tp / (tp + len(missed)) if tp + len(missed) else 0.0,
+            "rows": [{**r, "right": key.get(_fold(r["title"]), False)} for r in flagged], "missed": missed}
+
+
+def _relative_links(out: Path, base: str) -> None:
+    """Point the demo digest's links at the demo site's files instead of the server that is gone after the demo."""
+    site = Path(os.path.relpath(demo_site_root(), out)).as_posix()
+    pattern = re.compile(re.escape(base) + r"(/[^\s\"'<>]*)")
+
+    def local(m: re.Match[str]) -> str:
+        path = m.group(1)
+        return f"{site}{path}{'index.html' if path.endswith('/') else ''}"
+
+    for path in [*out.glob("digest-*.html"), *out.glob("digest-*.txt")]:
+        path.write_text(pattern.sub(local, path.read_text("utf-8")), "utf-8")
+
+
+def _demo_rounds(pipeline: Pipeline, out: Path, base: str = "") -> None:
     """Crawl twice, show the archive, label, cluster, and write the founding example's digest."""
     db = pipeline.db
     started = time.monotonic()
@@ -88,12 +132,21 @@ def _demo_rounds(pipeline: Pipeline, out: Path) -> None:
     click.echo("\nClassifying (loads the transformer model once)...")
     counts = pipeline.classify()
     grouped = pipeline.cluster()  # the classifier's encoder, already loaded
-    flagged = pipeline.store.flagged(vocabulary.headline())
     click.echo(f"Labelled {counts.documents} documents with model {counts.model_version}.")
     click.echo(f"Grouped them into {grouped.new_stories} stories (one event, every outlet that carried it).")
-    click.echo(f"\nFlagged as supply-chain certificate / signing-key compromises ({len(flagged)}):")
-    for row in sorted(flagged, key=lambda r: -r["score"]):
-        click.echo(f"  {row['score']:.2f}  [{row['source']}] {row['title']}\n        evidence: {row['evidence'][:200]}")
+    scores = headline_scores(pipeline.store)
+    click.echo(
+        "\nSupply-chain certificate / signing-key compromises against the demo site's answer key (expected.json):\n"
+        f"  flagged {scores['flagged']}: {scores['tp']} right, {scores['fp']} wrong; missed {scores['fn']}"
+        f"  ->  precision {scores['precision']:.2f}, recall {scores['recall']:.2f}")
+    for row in sorted(scores["rows"], key=lambda r: -r["score"]):
+        mark = "right" if row["right"] else "WRONG"
+        click.echo(f"  {mark}  {row['score']:.2f}  [{row['source']}] {row['title']}\n"
+                   f"        evidence: {clip(row['evidence'] or '', 200)}")
+    for doc in scores["missed"]:
+        click.echo(f"  MISSED       [{doc['source']}] {doc['title']}")
     # The founding example's day: the digest a vendor-risk analyst would have opened that morning.
     rendered = pipeline.digest(DEMO_DAY, out=str(out))
+    if base:
+        _relative_links(out, base)
     click.echo(f"\nDigest for {DEMO_DAY}: " + "  ".join(rendered["paths"]))

@@ -377,7 +377,7 @@ def test_per_recipient_filters(tmp_path, db, smtp):
     vuln, high = smtp.handler.messages()
     text = body(vuln)
     assert "VULNERABILITIES (1)" in text and "Quillmail" not in text and "MALWARE" not in text
-    assert vuln["Subject"] == f"supplywatch digest {DAY}: 1 stories"
+    assert vuln["Subject"] == f"supplywatch digest {DAY}: 1 story"  # never "1 stories"
     text = body(high)
     assert "Evil" in text and "Quillmail" in text and "ACME-2021-003" in text  # 0.99, 0.97 and 0.93
     assert "Kestrel" not in text and "Brightmart" not in text  # 0.83, 0.79
@@ -553,7 +553,7 @@ def test_email_configuration_defaults_file_and_environment(tmp_path):
                                         "SUPPLYWATCH_EMAIL_SMTP_PORT": "2525"})
     assert cfg.email["smtp_host"] == "mail.example.com" and cfg.email["smtp_port"] == 2525
     assert cfg.email["security"] == "ssl" and cfg.email["from"] == "Risk Team <risk@example.com>"
-    assert cfg.email["subject"] == "supplywatch digest {day}: {count} stories" and cfg.email["timeout"] == 30.0
+    assert cfg.email["subject"] == "supplywatch digest {day}: {stories}" and cfg.email["timeout"] == 30.0
     assert cfg.email["recipients"] == [{"address": "a@example.com", "labels": ["malware"], "min_score": 1.0,
                                         "suppliers": ["Acme"]}]
     (tmp_path / "empty.toml").write_text("")

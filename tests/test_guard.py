@@ -1,0 +1,84 @@
+"""The headline guard: a flag needs a sentence stating a compromise of a legitimate party's signing artefact."""
+
+import pytest
+
+from supplywatch.classifiers.guard import cap_headline, headline_guard, names_artefact, sentence_verdict
+
+STATED = [
+    "Attackers stole the code-signing certificate of a driver maker and used it to sign a rootkit.",
+    "The vendor said its private signing key had been exposed in a public code repository for three weeks.",
+    "A token-signing key leaked from the identity provider, letting intruders mint SAML assertions.",
+    "The certificate authority revoked 300 certificates after attackers compromised a reseller portal.",
+    "A trojanised update was pushed through the vendor's automatic update channel for five days.",
+    "Intruders broke into the build servers and inserted a backdoor before the release was signed.",
+    "The company accidentally published its private code-signing keys inside a firmware package.",
+    "We cannot rule out that the signing credentials were misused, so we treat the certificate as compromised.",
+    "It is possible that the attackers may have accessed the private key of the site's TLS certificate.",
+    "Researchers found a fake certificate for the messaging service issued by the breached authority.",
+]
+NOT_STATED = [
+    ("The leaked source code contained no signing keys, the company said.", "negated"),
+    ("No certificate authority or signing key was compromised in the incident.", "negated"),
+    ("We found no evidence that the certificate was misused.", "negated"),
+    ("None of the stolen material could be used to tamper with its software updates.", "negated"),
+    ("Nobody had to steal a signing key to pull this off.", "negated"),
+    ("The malware crew bought its own code-signing certificate through a shell company.", "near-miss"),
+    ("Purchased certificates are now more common in criminal campaigns than stolen ones.", "near-miss"),
+    ("An expired certificate knocked the bank's app offline; nothing was stolen.", "near-miss"),
+    ("Phishing pages now use free TLS certificates from Let's Encrypt.", "near-miss"),
+    ("A flaw in the library let forged certificates pass validation.", "flaw"),
+    ("An attacker who steals the token-signing certificate can mint tokens for any user.", "hypothetical"),
+    ("Certificate transparency logs are leaking internal hostnames, a researcher warns.", "no-artefact"),
+    ("The vendor rotated its certificate as part of routine maintenance.", "no-compromise"),
+    ("A malicious package stole secrets from developers' build servers.", "no-compromise"),
+]
+
+
+@pytest.mark.parametrize("sentence", STATED)
+def test_stated_compromises_pass(sentence):
+    assert sentence_verdict(sentence) == "yes"
+    assert headline_guard(["A title", sentence]).passes
+
+
+@pytest.mark.parametrize("sentence,why", NOT_STATED)
+def test_near_misses_do_not(sentence, why):
+    assert sentence_verdict(sentence) == why
+    assert not headline_guard(["Some title", sentence]).passes
+
+
+def test_one_stated_sentence_among_negations_is_enough_and_is_the_evidence():
+    units = ["Vendor rotates signing key", "The key was not used to sign anything, it said.",
+             "The private signing key was stolen from a build machine in March.", "Customers should update."]
+    result = headline_guard(units)
+    assert result.passes and result.evidence == 2
+
+
+def test_margins_choose_among_qualifying_body_sentences_and_the_title_only_when_alone():
+    units = ["Signing key stolen at Acme", "Attackers stole the signing key in May.",
+             "The stolen signing key was used to sign malware in June."]
+    assert headline_guard(units, [0.9, 0.1, 0.3]).evidence == 2
+    assert headline_guard(units[:1]).evidence == 0
+
+
+def test_the_reason_says_why_a_document_is_vetoed():
+    assert "negated" in headline_guard(["Code leak", "The leak contained no signing keys."]).reason
+    assert "bought" in headline_guard(["Crew bought a code-signing certificate"]).reason
+    assert "names" in headline_guard(["Record DDoS hits a bank", "Traffic peaked at 5 Tbps."]).reason
+
+
+def test_cap_keeps_documents_without_any_artefact_below_the_threshold():
+    assert cap_headline(0.94, ["Teen hackers talk at a conference", "Panel on youth crime."], 0.309) < 0.309
+    assert cap_headline(0.94, ["Console boot ROM keys leaked online"], 0.309) == 0.94
+    assert cap_headline(0.1, ["Nothing here at all"], 0.309) == 0.1
+    assert names_artefact("platform keys for Secure Boot") and not names_artefact("a record DDoS attack")
+
+
+def test_malware_carrying_a_named_companys_certificate_is_misuse_but_a_bought_one_is_not():
+    assert sentence_verdict("The worm infects mail servers and carries the certificate of Acme Audio Inc.") == "yes"
+    assert sentence_verdict("The trojan uses a certificate the crew bought from a reseller.") == "near-miss"
+    assert sentence_verdict("Microsoft pulls certs for fake Teams installers dropping ransomware") != "yes"
+    assert sentence_verdict("According to him, users’ private keys have been compromised.") == "near-miss"
+
+
+def test_a_console_platform_key_leak_passes_so_a_better_model_may_flag_it():
+    assert headline_guard(["Console ROM keys leak online, opening the door to custom firmware"]).passes
