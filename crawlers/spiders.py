@@ -24,7 +24,7 @@ from .csaf import CsafFormatError, parse_csaf, parse_rolie
 from .feeds import Entry, parse_feed
 from .middlewares import retry_after_seconds
 from .urls import canonical_url, is_http_url
-from .workers import PagePool, advisory_page, extract_page
+from .workers import PageLost, PagePool, advisory_page, extract_page
 
 MAX_WARNINGS = 20
 MIN_PAGE_TEXT = 200  # characters: less than this from a page means extraction found no article
@@ -216,7 +216,12 @@ class FeedSpider(SourceSpider):
             self.warn(f"page {response.url}: not HTML ({ctype}); kept the feed's text")
             yield self.document(entry, flag="feed_content_only")
             return
-        extracted, warning = await self.pool.run(extract_page, response.body, _charset(response), response.url)
+        try:
+            extracted, warning = await self.pool.run(extract_page, response.body, _charset(response), response.url)
+        except PageLost as exc:  # this page's worker died: keep the feed's text, the round goes on
+            self.warn(f"page {response.url}: {exc}; kept the feed's text")
+            yield self.document(entry, flag="feed_content_only")
+            return
         if warning:
             self.warn(f"page {response.url}: {warning}")
         feed_text = entry.content or entry.summary

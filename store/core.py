@@ -114,6 +114,28 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
         with _sqlite_errors(self.path):
             yield
 
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One write transaction, started with ``BEGIN IMMEDIATE``; nested, a savepoint.
+
+        A deferred ``BEGIN`` that reads first cannot wait for the write lock: in WAL mode it fails at
+        once with "database is locked" when another process wrote meanwhile. Taking the write lock at
+        the start makes the busy timeout apply, so concurrent writers queue instead of failing.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise
+        else:
+            self.db.conn.commit()
+
     # -- sources ---------------------------------------------------------------------------
 
     def sync_sources(self, sources: Iterable[dict[str, Any]]) -> None:
@@ -122,7 +144,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
         A source whose URL changed loses its ETag, so the new URL is fetched in full.
         """
         sources = list(sources)
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             existing = {row["name"]: row for row in self.db["sources"].rows}
             for src in sources:
                 row = {"name": src["name"], "kind": src["kind"], "url": src["url"], "vendor": src.get("vendor", "")}
@@ -176,7 +198,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
     def save_fetch(self, documents: Iterable[Document], outcome: FetchOutcome) -> SaveResult:
         """Store one fetch of one source: its documents, its new ETag and its health, atomically."""
         result = SaveResult()
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for doc in documents:
                 state = self._upsert_document(doc, outcome.finished_at)
                 setattr(result, state, getattr(result, state) + 1)
@@ -198,7 +220,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
             return 0
         cols = list(rows[0])
         sql = f"insert into documents ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             self.db.conn.executemany(sql, [[r[c] for c in cols] for r in rows])
         return len(rows)
 

@@ -61,7 +61,7 @@ class DeliveriesMixin:
         new message (mail systems drop a second message carrying a Message-ID they have seen).
         """
         now = now or _now()
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             row = self._delivery_row(_check_day(day), recipient)
             if row is None:
                 self.db["deliveries"].insert({
@@ -85,7 +85,7 @@ class DeliveriesMixin:
         self._finish(day, recipient, {"status": FAILED, "last_error": error})
 
     def _finish(self, day: str, recipient: str, values: dict[str, Any]) -> None:
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             if self._delivery_row(_check_day(day), recipient) is None:
                 raise InputError(f"no delivery of {day} to {recipient} was started")
             self.db["deliveries"].update((day, recipient), values)

@@ -43,7 +43,7 @@ class LabelsMixin:
                     now: str) -> int:
         """Replace the machine labels of each document, all in one transaction; returns documents labelled."""
         count = 0
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for doc_id, labels in results:
                 self.db.execute("delete from labels where document_id = ?", [doc_id])
                 self.db["labels"].insert_all(
@@ -67,7 +67,7 @@ class LabelsMixin:
                 """, [label, since, since, limit])
 
     def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "") -> None:
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             if not self.db.execute("select 1 from documents where id = ?", [doc_id]).fetchone():
                 raise InputError(f"no document with id {doc_id}")
             self.db["corrections"].upsert(

@@ -1,7 +1,7 @@
 """Schema of the supplywatch SQLite file, as numbered migrations.
 
 ``PRAGMA user_version`` holds the number of migrations applied; each migration and its version
-bump run in one transaction (``db.atomic()``), so a file is never left between two versions.
+bump run in one ``BEGIN IMMEDIATE`` transaction, so a file is never left between two versions.
 Never edit a released migration: append a new one.
 """
 
@@ -228,7 +228,18 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"database schema version {current} is newer than this supplywatch ({SCHEMA_VERSION})"
         )
     for version in range(current, SCHEMA_VERSION):
-        with db.atomic():
-            MIGRATIONS[version](db)
-            db.execute(f"PRAGMA user_version = {version + 1}")
+        # BEGIN IMMEDIATE, then the version again: of two processes opening an old file at once, one
+        # migrates and the other waits (busy timeout) and then finds nothing left to do.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] == version:
+                MIGRATIONS[version](db)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            raise
+        else:
+            if db.conn.in_transaction:
+                db.conn.commit()
     return SCHEMA_VERSION - current

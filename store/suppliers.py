@@ -65,7 +65,7 @@ class SuppliersMixin:
         """
         now = utcnow()
         counts = {"imported": 0, "merged": 0, "changed": 0}
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for row in rows:
                 name = " ".join(str(row.get("name") or "").split())
                 if not name:
@@ -127,7 +127,7 @@ class SuppliersMixin:
     def remove_supplier(self, name: str) -> dict[str, Any] | None:
         """Remove the supplier called ``name`` (case-insensitively) and its matches; returns it, or None if unknown."""
         key = name_key(name)
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             rows = self.db.execute_returning_dicts("select id, name from suppliers where name_key = ?", [key])
             if not rows:
                 return None
@@ -175,7 +175,7 @@ class SuppliersMixin:
                     raise InputError(f"bad supplier match {m!r}")
                 rows.append((doc_id, m["supplier_id"], m["role"], m["field"], m["term"]))
         # Plain executemany: sqlite-utils' insert_all/upsert inspect the table on every call, 10x slower here.
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             known = {r[0] for r in self.db.execute("select id from suppliers")}
             conn = self.db.conn
             conn.executemany("delete from supplier_matches where document_id = ?", docs)

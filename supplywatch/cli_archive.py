@@ -68,8 +68,15 @@ def crawl(env: Env, source: str | None, force: bool, as_json: bool) -> None:
 
     Example: supplywatch crawl --source cisa-csaf
     """
+    from .pipeline import CrawlNotStored
+
     with env.pipeline(create=True) as pipeline:
-        _crawl_report(pipeline.crawl(source=source, force=force), as_json)
+        try:
+            reports = pipeline.crawl(source=source, force=force)
+        except CrawlNotStored as exc:
+            _crawl_report(exc.reports, as_json)
+            raise
+        _crawl_report(reports, as_json)
 
 
 @cli.command()
