@@ -159,7 +159,7 @@ def _v3(db: sqlite_utils.Database) -> None:
             "day": str,  # the digest's day, YYYY-MM-DD
             "recipient": str,
             "message_id": str,  # chosen at the first attempt and reused by every retry
-            "status": str,  # pending | sent | failed
+            "status": str,  # pending | sent | failed; from v5 also sending | uncertain
             "attempts": int,
             "first_attempt": str,
             "last_attempt": str,
@@ -216,7 +216,15 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Delivery claims and unconfirmed transfers: concurrent senders send once, a lost reply is retried once."""
+    deliveries = db["deliveries"]
+    deliveries.add_column("claimed_at", str)  # when a sender took the row (status "sending"); a lease, not a lock
+    # Transfers the server may have accepted but never confirmed (reply lost, sender killed mid-send).
+    deliveries.add_column("unconfirmed", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

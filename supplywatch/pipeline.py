@@ -166,7 +166,7 @@ class Pipeline:
                            templates_dir=self.config.digest["templates"] or None)
 
     def send_digest(self, day: str | None = None, *, to: str | None = None, force: bool = False, report: Any = None,
-                    environ: dict[str, str] | None = None) -> dict[str, Any]:
+                    environ: dict[str, str] | None = None, unattended: bool = False) -> dict[str, Any]:
         """Mail the digest of ``day`` (default yesterday UTC) to the configured recipients, or to ``to`` alone."""
         import os
 
@@ -187,7 +187,7 @@ class Pipeline:
             where = self.config.path or "the configuration"
             raise InputError(f"{where}: no recipients: add [[email.recipients]] with an address, or pass --to ADDRESS")
         return self.output("mail", day=day, recipients=recipients, email=opts, force=force, report=report,
-                           environ=os.environ if environ is None else environ,
+                           environ=os.environ if environ is None else environ, unattended=unattended,
                            templates_dir=self.config.digest["templates"] or None)
 
     # -- one unattended round ------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class Pipeline:
                 if self.config.digest["out_dir"]:
                     step("digest files", lambda: self.digest(day, out=self.config.digest["out_dir"])["paths"])
                 if self.config.email.get("recipients"):
-                    step("digest", lambda: self.send_digest(day))
+                    step("digest", lambda: self.send_digest(day, unattended=True))
                 else:
                     step("digest", lambda: {"day": day, "due": True,
                                             "note": "no [[email.recipients]] configured: nothing sent"})
