@@ -17,9 +17,18 @@ from supplywatch import config as configuration
 from supplywatch.pipeline import make_pipeline
 from supplywatch.store import DeliveryError
 
+from . import test_mail
 from .test_faults import cli, finish
 from .test_mail import DAY, rows, send, write_config
-from .test_mail import db as _mail_db  # noqa: F401 - the fixture "db", registered under its own name
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    """test_mail's archive: a day with flagged stories to mail."""
+    path = str(tmp_path / "mail.db")
+    test_mail.seed(path)
+    return path
+
 
 TWO = [{"address": "alice@example.com"}, {"address": "bob@example.com"}]
 
