@@ -293,3 +293,25 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(tmp_pat
     conn = sqlite3.connect(db)
     assert conn.execute("select count(*) from documents where id not in (select document_id from story_documents)"
                         ).fetchone()[0] == 0
+
+
+# -- 6. hostile configuration is a one-line error, never a traceback or a hang ------------------------------
+
+
+@pytest.mark.parametrize("text, why", [
+    ("[crawl]\ntimeout = " + "9" * 5000 + "\n", "invalid TOML"),
+    ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "invalid TOML"),
+    ("[email]\ntimeout = inf\n", "timeout must be"),
+    ("[email]\ntimeout = nan\n", "timeout must be"),
+    ("[email]\ntimeout = 1e308\n", "timeout must be"),
+    ("[email]\ndata_timeout = inf\n", "data_timeout must be"),
+    ("[crawl]\ndownload_delay = inf\n", "download_delay must be"),
+    ("[crawl]\ntimeout = -5.0\n", "timeout must be"),
+    ("[crawl]\ntimeout = nan\n", "timeout must be"),
+])
+def test_hostile_numbers_and_nesting_in_the_configuration_are_one_line_errors(tmp_path, text, why):
+    cfg = tmp_path / "supplywatch.toml"
+    cfg.write_text(text, "utf-8")
+    code, out, err = finish(cli("--config", str(cfg), "--db", str(tmp_path / "sw.db"), "crawl"), 60)
+    assert code == 2, err
+    assert err.startswith("Error: ") and err.count("\n") == 1 and why in err, err
