@@ -315,3 +315,17 @@ def test_hostile_numbers_and_nesting_in_the_configuration_are_one_line_errors(tm
     code, out, err = finish(cli("--config", str(cfg), "--db", str(tmp_path / "sw.db"), "crawl"), 60)
     assert code == 2, err
     assert err.startswith("Error: ") and err.count("\n") == 1 and why in err, err
+
+
+# -- 8. messages say what happened --------------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_scheme_and_a_dns_failure_say_so(crawl, server):
+    server.routes["/ftp.xml"] = lambda h: (302, {"Location": "ftp://files.example/feed.xml"}, b"")
+    reports = crawl([{"name": "ftp", "kind": "feed", "url": server.url("/ftp.xml")},
+                     {"name": "nodns", "kind": "feed", "url": "http://no-such-host.invalid/feed.xml"}],
+                    obey_robots=False, retries=0)
+    assert reports["ftp"]["status"] == "refused"
+    assert "redirects to a ftp: URL (ftp://files.example/feed.xml)" in reports["ftp"]["error"]
+    error = reports["nodns"]["error"]
+    assert error.count("DNS lookup failed") == 1 and "no-such-host.invalid" in error, error
