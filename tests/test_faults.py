@@ -317,6 +317,97 @@ def test_hostile_numbers_and_nesting_in_the_configuration_are_one_line_errors(tm
     assert err.startswith("Error: ") and err.count("\n") == 1 and why in err, err
 
 
+# -- 7. the archive's limits are real ---------------------------------------------------------------------
+
+
+def _archive_get(url: str, sql: str) -> tuple[int, dict[str, Any], float]:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    started_at = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"{url}.json?" + urllib.parse.urlencode({"sql": sql}), timeout=60) as resp:
+            status, body = resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, json.loads(exc.read())
+    return status, body, time.monotonic() - started_at
+
+
+def test_heavy_function_calls_and_fts3_tokenizer_are_refused_by_the_archive(tmp_path):
+    from tests.test_exports import seed
+    from tests.test_serve import Served
+
+    db = tmp_path / "archive.db"
+    seed(db)
+    server = Served(db)
+    STARTED.append(server.proc)
+    try:
+        for sql in ("select length(zeroblob(400000000))", "select length(printf('%.*c', 400000000, 'x'))",
+                    "select length(format('%400000000d', 1))",
+                    "select length(hex(zeroblob(40000000)))"):
+            status, body, took = _archive_get(server.url, sql)
+            # "string or blob too big"; printf's padding check is a Python function ("raised exception")
+            assert status == 400 and ("too big" in body["error"] or "raised exception" in body["error"]), (sql, body)
+            assert took < 2.0, (sql, took)  # refused at once, not after the 2 s limit
+        status, body, _ = _archive_get(server.url, "select fts3_tokenizer('simple')")
+        assert status == 400 and "not authorized" in body["error"], body
+        status, body, _ = _archive_get(server.url, "select count(*), length(zeroblob(1000)), printf('%5.1f|%s', 2.25, "
+                                                   "'x') from documents")
+        assert status == 200 and body["rows"] == [[4, 1000, "  2.3|x"]], body  # ordinary queries still work
+    finally:
+        code, out, err = server.stop()
+    assert "Traceback" not in err, err
+
+
+@pytest.fixture
+def readonly_media(tmp_path):
+    """A real tmpfs (root only) holding a seeded WAL archive, then remounted read-only."""
+    from tests.test_exports import seed
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        db = mount / "archive.db"
+        seed(db)
+        conn = sqlite3.connect(db)
+        assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+        conn.close()
+        assert not Path(f"{db}-shm").exists()  # closed cleanly: a reader on read-only media must create it
+        assert subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True).returncode == 0
+        yield db
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_wal_archive_on_read_only_media_opens_for_every_reading_command(tmp_path, readonly_media):
+    db = str(readonly_media)
+    before = sorted(p.name for p in readonly_media.parent.iterdir())
+    for args in (["search", "certificate"], ["sources"], ["digest", "--date", "2021-01-12"], ["supplier", "Acme"],
+                 ["feed"], ["stix"]):
+        code, out, err = finish(cli("--db", db, *args), 120)
+        assert code == 0 and "unable to open" not in err and "Traceback" not in err, (args, out, err)
+    code, out, err = finish(cli("--db", db, "search", "certificate", "--json"), 60)
+    assert "Acme code-signing certificate stolen" in out
+    from tests.test_serve import Served
+
+    server = Served(readonly_media)
+    STARTED.append(server.proc)
+    try:
+        status, body, _ = _archive_get(server.url, "select count(*) from documents")
+        assert status == 200 and body["rows"] == [[4]], body
+    finally:
+        server.stop()
+    # A command that writes fails in one line, and nothing appeared on the media.
+    code, out, err = finish(cli("--db", db, "label", "1", "malware", "--yes"), 60)
+    assert code != 0 and err.startswith("Error: ") and err.count("\n") == 1 and "read-only" in err, err
+    assert sorted(p.name for p in readonly_media.parent.iterdir()) == before
+
+
 # -- 8. messages say what happened --------------------------------------------------------------------------
 
 
