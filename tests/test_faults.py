@@ -317,6 +317,44 @@ def test_hostile_numbers_and_nesting_in_the_configuration_are_one_line_errors(tm
     assert err.startswith("Error: ") and err.count("\n") == 1 and why in err, err
 
 
+
+@pytest.mark.parametrize("args", [
+    ["search", b"cert\xff"], ["search", "certificate", "--source", b"w\xfe"], ["crawl", "--source", b"\xc3("],
+    ["supplier", b"Ac\xffme"],
+])
+def test_arguments_that_are_not_utf8_are_one_line_errors(tmp_path, args):
+    from tests.test_exports import seed
+
+    db = tmp_path / "sw.db"
+    seed(db)
+    raw = [a if isinstance(a, bytes) else a.encode() for a in args]
+    proc = started(subprocess.Popen([sys.executable.encode(), b"-c", b"from supplywatch.cli import main; main()",
+                                     b"--db", bytes(db), *raw], cwd=ROOT, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    code, out, err = finish(proc, 60)
+    assert code == 2 and err.startswith("Error: argument ") and err.count("\n") == 1, err
+    assert "not valid UTF-8" in err and "Traceback" not in err
+
+
+def test_control_characters_in_supplier_names_are_not_stored_or_printed(tmp_path):
+    db = tmp_path / "sw.db"
+    Store.open(db).close()
+    csv = tmp_path / "register.csv"
+    csv.write_text("name,aliases,domains,products,tier,owner\n"
+                   "\"Evil\x1b[2J\x1b]0;pwned\x07 Corp\u202e\",\"E\x08vil\x00co\",,,\"1\x1b[31m\",\"ops\u2066\"\n", "utf-8")
+    code, out, err = finish(cli("--db", str(db), "suppliers", "import", str(csv)), 60)
+    assert code == 0, err
+    code, out, err = finish(cli("--db", str(db), "suppliers", "list", "--json"), 60)
+    assert code == 0, err
+    import json
+
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == ["Evil[2J]0;pwned Corp"], rows
+    assert rows[0]["aliases"] == ["Evilco"] and rows[0]["tier"] == "1[31m" and rows[0]["owner"] == "ops"
+    code, out, err = finish(cli("--db", str(db), "suppliers", "list"), 60)
+    assert code == 0 and not any(c in out for c in "\x1b\x07\x08\x00\u202e\u2066"), repr(out)
+
+
 # -- 7. the archive's limits are real ---------------------------------------------------------------------
 
 
