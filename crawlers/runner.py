@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import traceback
 from typing import Any
 
@@ -107,8 +108,14 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
     return reports
 
 
-def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool,
-           sink: Any) -> None:
+def _child(conn: Any, parent: int, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
+           force: bool, sink: Any) -> None:
+    from .workers import die_with_parent
+
+    os.setpgid(0, 0)  # its own process group, so the parent can end it with its workers in one call
+    die_with_parent()
+    if os.getppid() != parent:  # the command died before the line above took effect
+        os._exit(1)
     try:
         conn.send(("ok", _crawl(db_path, sources, options, force, sink)))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises CrawlError
@@ -118,21 +125,69 @@ def _child(conn: Any, db_path: str, sources: list[dict[str, Any]], options: dict
         conn.close()
 
 
+def _death(exitcode: int | None) -> str:
+    """Why the crawler process ended without a report, in words."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (the out-of-memory killer, or someone, killed it)" if name == "SIGKILL" else ""
+        return f"the crawler process was killed by {name}{hint}"
+    return f"the crawler process died without a report (exit code {exitcode})"
+
+
+def _end_group(pgid: int) -> None:
+    """SIGKILL whatever is left of the crawler's process group (its extraction workers)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
               force: bool = False, sink: Any = None) -> list[dict[str, Any]]:
     """Crawl ``sources``, their documents into ``sink`` (default the store at ``db_path``, which also holds
-    the sources' state); return one report dict per source. The sink crosses into the forked child as is."""
+    the sources' state); return one report dict per source. The sink crosses into the forked child as is.
+
+    The child runs in its own process group and dies with this process (PR_SET_PDEATHSIG). This side
+    waits on the report pipe and the child's exit together: extraction workers forked by the child
+    hold the pipe open, so end-of-file alone would never come when the child dies first. A child that
+    dies is a CrawlError naming the cause, and its whole group is ended.
+    """
+    from multiprocessing.connection import wait
+
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, db_path, sources, options, force, sink), daemon=False)
+    proc = ctx.Process(target=_child, args=(sender, os.getpid(), db_path, sources, options, force, sink),
+                       daemon=False)
     proc.start()
     sender.close()
     try:
-        message = receiver.recv()
-    except EOFError:
-        message = ("error", f"the crawler process died (exit code {proc.exitcode})", "")
+        os.setpgid(proc.pid, proc.pid)  # also here: whichever side runs first, the group exists at once
+    except (ProcessLookupError, PermissionError):  # already exited, or already in its group
+        pass
+    message: tuple[Any, ...] | None = None
+    try:
+        while message is None:
+            ready = wait([receiver, proc.sentinel])
+            if receiver in ready:
+                try:
+                    message = receiver.recv()
+                except EOFError:
+                    proc.join()
+                    message = ("error", _death(proc.exitcode), "")
+            elif proc.sentinel in ready:
+                # Exited: a report it sent just before is still in the pipe; otherwise it died.
+                if receiver.poll(0):
+                    continue
+                proc.join()
+                message = ("error", _death(proc.exitcode), "")
+        proc.join(timeout=30)
     finally:
-        proc.join()
+        _end_group(proc.pid)
+        if proc.is_alive():
+            proc.join()
         receiver.close()
     if message[0] != "ok":
         if os.environ.get("SUPPLYWATCH_DEBUG"):

@@ -7,9 +7,10 @@ that queues the documents for a central writer instead of opening the database i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
-from supplywatch.store import Document, FetchOutcome, SaveResult, Store
+from supplywatch.store import Document, FetchOutcome, SaveResult, StorageError, Store, models
 
 
 class DocumentSink(Protocol):
@@ -25,5 +26,17 @@ class StoreSink:
         self.db_path = db_path
 
     def write(self, documents: list[Document], outcome: FetchOutcome) -> SaveResult:
-        with Store.open(self.db_path) as store:
-            return store.save_fetch(documents, outcome)
+        """Save the fetch; when that fails (disk full, read-only file), record ``store_error`` as the source's
+        health if that much still fits, so `sources` does not show it as never crawled; then raise."""
+        try:
+            with Store.open(self.db_path) as store:
+                return store.save_fetch(documents, outcome)
+        except StorageError as exc:
+            failed = replace(outcome, status=models.STORE_ERROR, etag=None, last_modified=None,
+                             error=f"{len(documents)} documents not stored: {exc}")
+            try:
+                with Store.open(self.db_path) as store:
+                    store.save_fetch([], failed)
+            except StorageError:
+                pass  # not even that fits: the command's exit status (3) says it
+            raise

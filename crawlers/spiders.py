@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -24,7 +24,7 @@ from .csaf import CsafFormatError, parse_csaf, parse_rolie
 from .feeds import Entry, parse_feed
 from .middlewares import retry_after_seconds
 from .urls import canonical_url, is_http_url
-from .workers import PagePool, advisory_page, extract_page
+from .workers import PageLost, PagePool, advisory_page, extract_page
 
 MAX_WARNINGS = 20
 MIN_PAGE_TEXT = 200  # characters: less than this from a page means extraction found no article
@@ -50,6 +50,12 @@ def describe_failure(failure: Failure, now: str) -> tuple[str, int | None, str, 
         if code in (404, 410):
             word = "gone" if code == 410 else "not found"
             return models.GONE, code, f"HTTP {code}: {word} (has the URL moved?)", None
+        location = response.headers.get("Location", b"").decode("latin-1").strip()
+        if 300 <= code < 400 and location:
+            scheme = location.partition(":")[0].lower() if ":" in location.split("/", 1)[0] else ""
+            if scheme and scheme not in ("http", "https"):
+                return (models.REFUSED, code, f"refused: HTTP {code} redirects to a {scheme}: URL ({location[:200]}), "
+                        "not http or https", None)
         return models.HTTP_ERROR, code, f"HTTP {code}", None
     message = str(exc) or type(exc).__name__
     if isinstance(exc, IgnoreRequest):
@@ -60,8 +66,15 @@ def describe_failure(failure: Failure, now: str) -> tuple[str, int | None, str, 
         return models.NETWORK_ERROR, None, message, None
     if isinstance(exc, DNSLookupError) or type(exc).__name__ == "CannotResolveHostError":
         if "refused:" in message:
-            return models.REFUSED, None, message[message.index("refused:"):], None
-        return models.NETWORK_ERROR, None, f"DNS lookup failed: {message}", None
+            return models.REFUSED, None, message[message.index("refused:"):].rstrip("."), None
+        # Twisted's own text already starts "DNS lookup failed: "; say it once, and name the host.
+        while message.lower().startswith("dns lookup failed:"):
+            message = message[len("dns lookup failed:"):].strip()
+        request = getattr(failure, "request", None)
+        host = urlsplit(request.url).hostname if request is not None else None
+        if host and host not in message:
+            message = f"{host}: {message}" if message else host
+        return models.NETWORK_ERROR, None, f"DNS lookup failed: {message.rstrip('.')}", None
     if type(exc).__name__ in ("DownloadCancelledError", "CancelledError") or "max size" in message.lower():
         return models.NETWORK_ERROR, None, f"response too large, aborted at the size cap (max_bytes): {message}", None
     return models.NETWORK_ERROR, None, f"{type(exc).__name__}: {message}", None
@@ -216,7 +229,12 @@ class FeedSpider(SourceSpider):
             self.warn(f"page {response.url}: not HTML ({ctype}); kept the feed's text")
             yield self.document(entry, flag="feed_content_only")
             return
-        extracted, warning = await self.pool.run(extract_page, response.body, _charset(response), response.url)
+        try:
+            extracted, warning = await self.pool.run(extract_page, response.body, _charset(response), response.url)
+        except PageLost as exc:  # this page's worker died: keep the feed's text, the round goes on
+            self.warn(f"page {response.url}: {exc}; kept the feed's text")
+            yield self.document(entry, flag="feed_content_only")
+            return
         if warning:
             self.warn(f"page {response.url}: {warning}")
         feed_text = entry.content or entry.summary

@@ -214,10 +214,11 @@ class SendFailed(Exception):
     """One message was not accepted. ``refused``: the server said no to the address; ``connection``:
     no connection (or login) could be made, so the other recipients would fail the same way."""
 
-    def __init__(self, message: str, *, refused: bool = False, connection: bool = False):
+    def __init__(self, message: str, *, refused: bool = False, connection: bool = False, uncertain: bool = False):
         super().__init__(message)
         self.refused = refused
         self.connection = connection
+        self.uncertain = uncertain  # the whole message was handed over, the final reply never came
 
 
 @dataclass
@@ -228,6 +229,9 @@ class SmtpSettings:
     timeout: float
     username: str = ""
     password: str = field(default="", repr=False)
+    # The wait for the reply to the message itself: RFC 5321 4.5.3.2.6 suggests 10 minutes, as the server
+    # may scan it before answering. Giving up sooner is how a slow server got a new copy every hour.
+    data_timeout: float = 600.0
 
     @property
     def where(self) -> str:
@@ -246,7 +250,7 @@ class SmtpSettings:
                 values.append(environ[name])
             username, password = values
         return cls(opts["smtp_host"], opts["smtp_port"] or DEFAULT_PORTS[opts["security"]], opts["security"],
-                   float(opts["timeout"]), username, password)
+                   float(opts["timeout"]), username, password, float(opts.get("data_timeout") or 600.0))
 
 
 def _response(resp: bytes | str) -> str:
@@ -327,33 +331,55 @@ class Mailer:
         return smtp
 
     def send(self, msg: EmailMessage, sender: str, recipient: str) -> None:
-        """Send ``msg`` to ``recipient`` alone; returns only once the server has accepted it, else SendFailed."""
+        """Send ``msg`` to ``recipient`` alone; returns only once the server has accepted it, else SendFailed.
+
+        SendFailed(uncertain=True) when the message was handed over whole but the final reply did not
+        come within ``data_timeout`` (or the connection dropped first): it may have been delivered.
+        """
         import smtplib
 
         if self._smtp is None:
             self._smtp = self._connect()
+        smtp, where = self._smtp, self.settings.where
+        handed_over = False
         try:
-            refused = self._smtp.send_message(msg, from_addr=sender, to_addrs=[recipient])
-        except smtplib.SMTPRecipientsRefused as exc:  # smtplib has reset the transaction: the connection lives on
-            code, resp = exc.recipients.get(recipient) or next(iter(exc.recipients.values()))
-            raise SendFailed(f"refused by {self.settings.where}: {code} {_response(resp)}", refused=True) from None
+            code, resp = smtp.mail(sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, resp, sender)
+            code, resp = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                smtp.rset()  # the transaction is reset: the connection lives on for the next recipient
+                raise SendFailed(f"refused by {where}: {code} {_response(resp)}", refused=True)
+            code, resp = smtp.docmd("data")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, resp)
+            smtp.send(_dot_stuffed(msg))
+            handed_over = True
+            smtp.sock.settimeout(self.settings.data_timeout)
+            code, resp = smtp.getreply()
+            smtp.sock.settimeout(self.settings.timeout)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, resp)
+        except SendFailed:
+            raise
         except smtplib.SMTPSenderRefused as exc:
             self.close()
-            raise SendFailed(f"sender {exc.sender} refused by {self.settings.where}: {exc.smtp_code} "
+            raise SendFailed(f"sender {exc.sender} refused by {where}: {exc.smtp_code} "
                              f"{_response(exc.smtp_error)}") from None
-        except smtplib.SMTPServerDisconnected as exc:
-            self.close()
-            why = (f"did not answer within {self.settings.timeout:g} s" if "timed out" in str(exc)
-                   else "closed the connection")
-            raise SendFailed(f"{self.settings.where} {why} before accepting the message "
-                             "(it may or may not have been delivered)") from None
-        except OSError as exc:
-            # After a data error, a timeout or a reset the session's state is unknown: start afresh.
+        except smtplib.SMTPResponseException as exc:  # a clear "no" (4xx/5xx): the message was not accepted
             self.close()
             raise SendFailed(describe(exc, self.settings)) from None
-        if refused:  # only when some of several recipients were refused; we send to one at a time
-            code, resp = refused.get(recipient) or next(iter(refused.values()))
-            raise SendFailed(f"refused by {self.settings.where}: {code} {_response(resp)}", refused=True)
+        except OSError as exc:  # smtplib's disconnections, timeouts, resets
+            # After a timeout or a reset the session's state is unknown: start afresh.
+            self.close()
+            timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+            if handed_over:
+                why = (f"did not confirm within {self.settings.data_timeout:g} s" if timed_out
+                       else "closed the connection before confirming")
+                raise SendFailed(f"{where} {why} after the whole message was sent: it may have been delivered "
+                                 "(retried once, under the same Message-ID)", uncertain=True) from None
+            why = f"did not answer within {self.settings.timeout:g} s" if timed_out else "closed the connection"
+            raise SendFailed(f"{where} {why} before the message was sent") from None
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -365,43 +391,76 @@ class Mailer:
             smtp.close()
 
 
+def _dot_stuffed(msg: EmailMessage) -> bytes:
+    """The message as DATA carries it: CRLF lines, a leading dot doubled, ending with the lone dot."""
+    from email.generator import BytesGenerator
+    from io import BytesIO
+
+    buf = BytesIO()
+    BytesGenerator(buf, policy=msg.policy).flatten(msg, linesep="\r\n")
+    data = re.sub(rb"(?m)^\.", b"..", buf.getvalue())
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
 # -- send-then-mark ----------------------------------------------------------------------
 
 SENT, SKIPPED, REFUSED, FAILED = "sent", "skipped", "refused", "failed"
+UNCERTAIN = "uncertain"  # handed over, the server's reply not seen: may have arrived; retried once
+DEFERRED = "deferred"  # within the back-off after a failure: a later run tries
+HELD = "held"  # not tried again today: attempts used up, or two transfers whose reply was lost
 
 
 def deliver(store: Any, digest: Digest, recipients: list[Recipient], opts: Mapping[str, Any], *,
             environ: Mapping[str, str], force: bool = False, templates_dir: str | Path | None = None,
             report: Callable[[dict[str, Any]], None] | None = None,
-            mailer: Mailer | None = None) -> list[dict[str, Any]]:
+            mailer: Mailer | None = None, unattended: bool = False) -> list[dict[str, Any]]:
     """Mail ``digest`` (built with ``topic_limit=UNCUT``) to each recipient, send-then-mark; one result per recipient.
 
-    A recipient the store marks sent for this day is skipped unless ``force``. Otherwise the
-    delivery is started (keeping the Message-ID of an earlier failed attempt), the message sent,
-    and marked sent only after the server accepted it; a failure is marked failed and the others
-    go on. When the connection or login itself fails, the remaining recipients are marked failed
-    with the same error without trying again (no hammering, no account lock-out). Results are
-    dicts: recipient, status (sent/skipped/refused/failed), message_id, error; ``report`` gets
-    each as it happens. Raises ConfigError before touching anything when [email] cannot send.
+    Each (day, recipient) is claimed in the store first (an atomic state change), so a second sender
+    running at the same time skips it; a recipient already sent is skipped unless ``force``. The
+    message is then sent, and marked sent only after the server accepted it; a clear failure is marked
+    failed, a lost final reply ``uncertain`` (retried once, never twice: at most two copies by
+    accident). ``unattended`` (cron's `run`) also caps the attempts per day and recipient
+    (``[email] max_attempts``) and backs off between them (``retry_backoff`` seconds, doubling).
+    When the connection or login itself fails, the remaining recipients are marked failed with the
+    same error without trying again (no hammering, no account lock-out). Results are dicts:
+    recipient, status (sent/skipped/refused/failed/uncertain/deferred/held), message_id, error;
+    ``report`` gets each as it happens. Raises ConfigError before touching anything when [email] cannot send.
     """
     sender = opts.get("from") or ""
     if not sender:
         raise ConfigError("[email] from is not set: the sender's address is needed to send the digest")
     mailer = mailer or Mailer(SmtpSettings.from_config(opts, environ))
+    s = mailer.settings
+    # A claim outlives the longest a send can take (connect, login, envelope, then the data reply).
+    lease = s.data_timeout + 6 * s.timeout + 60
     envelope_from = parseaddr(sender)[1]
     results: list[dict[str, Any]] = []
     broken: SendFailed | None = None
     try:
         for rcpt in recipients:
             row = store.delivery(digest.day, rcpt.address)
-            if row and row["status"] == "sent" and not force:
-                result = {"recipient": rcpt.address, "status": SKIPPED, "message_id": row["message_id"], "error": ""}
+            already_sent = bool(row and row["status"] == "sent")
+            if already_sent and not force:
+                results.append({"recipient": rcpt.address, "status": SKIPPED, "message_id": row["message_id"],
+                                "error": ""})
+                if report is not None:
+                    report(results[-1])
+                continue
+            msg = build_message(for_recipient(digest, rcpt), sender=sender, to=rcpt.address,
+                                subject_template=opts["subject"], list_id=opts["list_id"],
+                                templates_dir=templates_dir)
+            message_id, why, kind = store.claim_delivery(
+                digest.day, rcpt.address, new_message_id(sender), renew=force, lease_s=lease,
+                max_attempts=int(opts.get("max_attempts") or 0) if unattended else 0,
+                backoff_s=float(opts.get("retry_backoff") or 0.0) if unattended else 0.0)
+            if message_id is None:
+                status = {"done": SKIPPED, "later": DEFERRED}.get(kind, HELD)
+                result = {"recipient": rcpt.address, "status": status,
+                          "message_id": row["message_id"] if row else "", "error": why}
             else:
-                msg = build_message(for_recipient(digest, rcpt), sender=sender, to=rcpt.address,
-                                    subject_template=opts["subject"], list_id=opts["list_id"],
-                                    templates_dir=templates_dir)
-                already_sent = bool(row and row["status"] == "sent")
-                message_id = store.start_delivery(digest.day, rcpt.address, new_message_id(sender), renew=already_sent)
                 msg.replace_header("Message-ID", message_id)
                 try:
                     if broken is not None:
@@ -410,9 +469,13 @@ def deliver(store: Any, digest: Digest, recipients: list[Recipient], opts: Mappi
                 except SendFailed as exc:
                     if exc.connection:
                         broken = exc
-                    store.mark_failed(digest.day, rcpt.address, str(exc))
-                    result = {"recipient": rcpt.address, "status": REFUSED if exc.refused else FAILED,
-                              "message_id": message_id, "error": str(exc)}
+                    if exc.uncertain:
+                        store.mark_uncertain(digest.day, rcpt.address, str(exc))
+                    else:
+                        store.mark_failed(digest.day, rcpt.address, str(exc))
+                    status = UNCERTAIN if exc.uncertain else REFUSED if exc.refused else FAILED
+                    result = {"recipient": rcpt.address, "status": status, "message_id": message_id,
+                              "error": str(exc)}
                 else:
                     store.mark_sent(digest.day, rcpt.address)
                     result = {"recipient": rcpt.address, "status": SENT, "message_id": message_id, "error": ""}

@@ -88,7 +88,8 @@ def _preview_message(store: Store, day: str, opts: dict[str, Any], templates_dir
 
 @output("mail")
 def mail_digest(store: Store, *, day: str, recipients: list[Any], email: dict[str, Any], environ: dict[str, str],
-                force: bool = False, templates_dir: str | None = None, report: Any = None) -> dict[str, Any]:
+                force: bool = False, templates_dir: str | None = None, report: Any = None,
+                unattended: bool = False) -> dict[str, Any]:
     """Mail the digest of ``day`` to ``recipients`` (send-then-mark, see :func:`reports.mail.deliver`).
 
     A day with no documents stored at all is refused unless ``force``: the crawl probably did not run,
@@ -103,10 +104,12 @@ def mail_digest(store: Store, *, day: str, recipients: list[Any], email: dict[st
                             "sent (check `supplywatch sources`; --force sends it anyway)")
     built = build_digest(store, day, topic_limit=mail.UNCUT)
     results = mail.deliver(store, built, recipients, email, environ=environ, force=force, templates_dir=templates_dir,
-                           report=report)
+                           report=report, unattended=unattended)
     counts = {status: sum(r["status"] == status for r in results)
-              for status in (mail.SENT, mail.SKIPPED, mail.REFUSED, mail.FAILED)}
-    failed = [r for r in results if r["status"] in (mail.REFUSED, mail.FAILED)]
+              for status in (mail.SENT, mail.SKIPPED, mail.REFUSED, mail.FAILED, mail.UNCERTAIN, mail.DEFERRED,
+                             mail.HELD)}
+    # Deferred (backing off after a failure already reported) is not a new failure; the others are.
+    failed = [r for r in results if r["status"] in (mail.REFUSED, mail.FAILED, mail.UNCERTAIN, mail.HELD)]
     if failed:
         why = "; ".join(f"{r['recipient']}: {r['error']}" for r in failed)
         raise DeliveryError(f"{len(failed)} of {len(results)} deliveries of the {day} digest failed "

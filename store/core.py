@@ -7,6 +7,7 @@ methods taking and returning plain data. It never fetches, parses or renders any
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,29 @@ from .stories import StoriesMixin
 from .suppliers import SuppliersMixin
 
 BUSY_TIMEOUT_S = 30.0
+
+
+def on_readonly_media(path: Path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (a DVD, a ``ro`` mount, a snapshot)."""
+    try:
+        return bool(os.statvfs(path.resolve().parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def readonly_uri(path: Path) -> str:
+    """The URI that reads ``path`` without writing anything.
+
+    ``?mode=ro`` normally: a crawl may be writing the file meanwhile, and this reader sees its WAL.
+    On read-only media a WAL database cannot be opened so (SQLite must create its ``-shm`` file
+    beside it, "unable to open database file"); there nobody can write it, so ``immutable=1`` is
+    exact, unless a ``-wal`` file with content was left there: then ``?mode=ro`` reads it.
+    """
+    uri = path.resolve().as_uri()
+    wal = Path(f"{path}-wal")
+    if on_readonly_media(path) and not (wal.exists() and wal.stat().st_size > 0):
+        return f"{uri}?immutable=1"
+    return f"{uri}?mode=ro"
 
 
 @contextmanager
@@ -67,9 +91,12 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
             raise StorageError(f"{path}: no such database (run `supplywatch init` or `supplywatch crawl`)")
         if path.is_dir():
             raise StorageError(f"{path}: is a directory, not a database file")
+        if not readonly and path.exists() and on_readonly_media(path):
+            # Nothing can be written there: read it (search, digest, sources...); a write fails in one line.
+            readonly = True
         with _sqlite_errors(path):
             if readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+                conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
@@ -114,6 +141,28 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
         with _sqlite_errors(self.path):
             yield
 
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One write transaction, started with ``BEGIN IMMEDIATE``; nested, a savepoint.
+
+        A deferred ``BEGIN`` that reads first cannot wait for the write lock: in WAL mode it fails at
+        once with "database is locked" when another process wrote meanwhile. Taking the write lock at
+        the start makes the busy timeout apply, so concurrent writers queue instead of failing.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise
+        else:
+            self.db.conn.commit()
+
     # -- sources ---------------------------------------------------------------------------
 
     def sync_sources(self, sources: Iterable[dict[str, Any]]) -> None:
@@ -122,7 +171,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
         A source whose URL changed loses its ETag, so the new URL is fetched in full.
         """
         sources = list(sources)
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             existing = {row["name"]: row for row in self.db["sources"].rows}
             for src in sources:
                 row = {"name": src["name"], "kind": src["kind"], "url": src["url"], "vendor": src.get("vendor", "")}
@@ -198,7 +247,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
     def save_fetch(self, documents: Iterable[Document], outcome: FetchOutcome) -> SaveResult:
         """Store one fetch of one source: its documents, its new ETag and its health, atomically."""
         result = SaveResult()
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for doc in documents:
                 state = self._upsert_document(doc, outcome.finished_at)
                 setattr(result, state, getattr(result, state) + 1)
@@ -220,7 +269,7 @@ class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin
             return 0
         cols = list(rows[0])
         sql = f"insert into documents ({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             self.db.conn.executemany(sql, [[r[c] for c in cols] for r in rows])
         return len(rows)
 

@@ -9,13 +9,25 @@ the same Message-ID (a receiving system can then tell the two copies are one mes
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import InputError
 from .models import is_day
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+SENDING, UNCERTAIN = "sending", "uncertain"  # claimed by a sender; handed over but the server's reply not seen
+# A transfer whose reply was lost may have arrived: retry it once, never a second time, so a flaky
+# server gets at most two copies of one digest per recipient by accident.
+MAX_UNCONFIRMED = 2
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(stamp or "", _FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _now() -> str:
@@ -61,7 +73,7 @@ class DeliveriesMixin:
         new message (mail systems drop a second message carrying a Message-ID they have seen).
         """
         now = now or _now()
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             row = self._delivery_row(_check_day(day), recipient)
             if row is None:
                 self.db["deliveries"].insert({
@@ -76,6 +88,65 @@ class DeliveriesMixin:
             })
             return message_id
 
+    def claim_delivery(self, day: str, recipient: str, new_message_id: str, *, renew: bool = False, lease_s: float,
+                       max_attempts: int = 0, backoff_s: float = 0.0,
+                       now: str | None = None) -> tuple[str | None, str, str]:
+        """Atomically take ``day``'s delivery to ``recipient`` for this sender: ``(message_id, "", "")`` to send.
+
+        Otherwise ``(None, why, kind)``: kind ``done`` (already sent, or claimed by another sender within
+        ``lease_s`` seconds), ``later`` (within the back-off: ``backoff_s`` doubled per attempt) or ``given_up``
+        (``max_attempts`` reached, or MAX_UNCONFIRMED transfers whose reply was lost). A claim older than
+        the lease is a sender that died mid-send: counted as an unconfirmed transfer. ``renew`` (a deliberate
+        re-send) takes any row not being sent, under a new Message-ID.
+        """
+        now = now or _now()
+        at = _parse(now) or datetime.now(UTC)
+        with self._guard(), self._atomic():
+            row = self._delivery_row(_check_day(day), recipient)
+            if row is None:
+                self.db["deliveries"].insert({
+                    "day": day, "recipient": recipient, "message_id": new_message_id, "status": SENDING,
+                    "attempts": 1, "first_attempt": now, "last_attempt": now, "claimed_at": now, "unconfirmed": 0,
+                })
+                return new_message_id, "", ""
+            unconfirmed = row.get("unconfirmed") or 0
+            if row["status"] in (SENDING, PENDING):
+                claimed = _parse(row.get("claimed_at") or row.get("last_attempt"))
+                if row["status"] == SENDING and claimed and at < claimed + timedelta(seconds=lease_s):
+                    return None, f"being sent by another process since {row['claimed_at']}", "done"
+                unconfirmed += 1  # its sender died between handing the message over and recording the reply
+                self.db["deliveries"].update((day, recipient), {"status": UNCERTAIN, "unconfirmed": unconfirmed,
+                                                                "last_error": "the sender stopped mid-send"})
+            if not renew:
+                if row["status"] == SENT:
+                    return None, "already sent", "done"
+                if unconfirmed >= MAX_UNCONFIRMED:
+                    return None, (f"not retried: handed to the server {unconfirmed} times without a reply, "
+                                  "so it probably arrived (--force sends it again)"), "given_up"
+                attempts = row["attempts"] or 0
+                if max_attempts and attempts >= max_attempts:
+                    return None, f"gave up after {attempts} attempts (--force tries again)", "given_up"
+                last = _parse(row["last_attempt"])
+                if backoff_s and last and attempts:
+                    ready = last + timedelta(seconds=backoff_s * 2 ** (attempts - 1))
+                    if at < ready:
+                        return None, f"next attempt not before {ready.strftime(_FORMAT)}", "later"
+            self.db["deliveries"].update((day, recipient), {
+                "message_id": new_message_id if renew else row["message_id"], "status": SENDING,
+                "attempts": (row["attempts"] or 0) + 1, "last_attempt": now, "claimed_at": now,
+                "unconfirmed": 0 if renew else unconfirmed,
+            })
+            return (new_message_id if renew else row["message_id"]), "", ""
+
+    def mark_uncertain(self, day: str, recipient: str, error: str) -> None:
+        """The message was handed over but the server's final reply never came: it may have arrived."""
+        with self._guard(), self._atomic():
+            row = self._delivery_row(_check_day(day), recipient)
+            if row is None:
+                raise InputError(f"no delivery of {day} to {recipient} was started")
+            self.db["deliveries"].update((day, recipient), {
+                "status": UNCERTAIN, "unconfirmed": (row.get("unconfirmed") or 0) + 1, "last_error": error})
+
     def mark_sent(self, day: str, recipient: str, *, now: str | None = None) -> None:
         """The server accepted the message: ``day``'s digest is never sent to ``recipient`` again (unless forced)."""
         self._finish(day, recipient, {"status": SENT, "sent_at": now or _now(), "last_error": None})
@@ -85,7 +156,7 @@ class DeliveriesMixin:
         self._finish(day, recipient, {"status": FAILED, "last_error": error})
 
     def _finish(self, day: str, recipient: str, values: dict[str, Any]) -> None:
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             if self._delivery_row(_check_day(day), recipient) is None:
                 raise InputError(f"no delivery of {day} to {recipient} was started")
             self.db["deliveries"].update((day, recipient), values)

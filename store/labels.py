@@ -47,7 +47,7 @@ class LabelsMixin:
 
         ``content_hashes`` (document id -> the content hash of the text labelled) defaults to the stored one."""
         count = 0
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for doc_id, labels in results:
                 known = (content_hashes or {}).get(doc_id)
                 if known is None:
@@ -75,7 +75,7 @@ class LabelsMixin:
                 """, [label, since, since, limit])
 
     def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "") -> None:
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             if not self.db.execute("select 1 from documents where id = ?", [doc_id]).fetchone():
                 raise InputError(f"no document with id {doc_id}")
             self.db["corrections"].upsert(

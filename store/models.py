@@ -102,8 +102,9 @@ RATE_LIMITED = "rate_limited"
 REFUSED = "refused"  # private address, bad scheme, robots.txt: we refused to fetch
 NETWORK_ERROR = "network_error"  # DNS, connection, timeout, too large, redirect loop
 SKIPPED = "skipped"  # not attempted (Retry-After still running)
+STORE_ERROR = "store_error"  # fetched, but the database could not take it (disk full, read-only): nothing kept
 
-FAILURES = {NOT_A_FEED, PARSE_ERROR, BLOCKED, GONE, HTTP_ERROR, RATE_LIMITED, REFUSED, NETWORK_ERROR}
+FAILURES = {NOT_A_FEED, PARSE_ERROR, BLOCKED, GONE, HTTP_ERROR, RATE_LIMITED, REFUSED, NETWORK_ERROR, STORE_ERROR}
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Schema of the supplywatch SQLite file, as numbered migrations.
 
 ``PRAGMA user_version`` holds the number of migrations applied; each migration and its version
-bump run in one transaction (``db.atomic()``), so a file is never left between two versions.
+bump run in one ``BEGIN IMMEDIATE`` transaction, so a file is never left between two versions.
 Never edit a released migration: append a new one.
 """
 
@@ -159,7 +159,7 @@ def _v3(db: sqlite_utils.Database) -> None:
             "day": str,  # the digest's day, YYYY-MM-DD
             "recipient": str,
             "message_id": str,  # chosen at the first attempt and reused by every retry
-            "status": str,  # pending | sent | failed
+            "status": str,  # pending | sent | failed; from v5 also sending | uncertain
             "attempts": int,
             "first_attempt": str,
             "last_attempt": str,
@@ -222,7 +222,15 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["labels"].add_column("content_hash", str)  # the document's content_hash when labelled; a change relabels
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Delivery claims and unconfirmed transfers: concurrent senders send once, a lost reply is retried once."""
+    deliveries = db["deliveries"]
+    deliveries.add_column("claimed_at", str)  # when a sender took the row (status "sending"); a lease, not a lock
+    # Transfers the server may have accepted but never confirmed (reply lost, sender killed mid-send).
+    deliveries.add_column("unconfirmed", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -234,7 +242,18 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"database schema version {current} is newer than this supplywatch ({SCHEMA_VERSION})"
         )
     for version in range(current, SCHEMA_VERSION):
-        with db.atomic():
-            MIGRATIONS[version](db)
-            db.execute(f"PRAGMA user_version = {version + 1}")
+        # BEGIN IMMEDIATE, then the version again: of two processes opening an old file at once, one
+        # migrates and the other waits (busy timeout) and then finds nothing left to do.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] == version:
+                MIGRATIONS[version](db)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            raise
+        else:
+            if db.conn.in_transaction:
+                db.conn.commit()
     return SCHEMA_VERSION - current

@@ -127,7 +127,7 @@ class SearchMixin:
         Search reads every segment of the index for each term; a store filled by many small crawls holds
         dozens. Seconds per 100,000 documents; writers wait meanwhile. Measured in benchmarks/SEARCH.md.
         """
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             self.db.execute("insert into documents_fts(documents_fts) values ('optimize')")
 
     def _supplier_ids(self, name: str) -> list[int]:

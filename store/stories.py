@@ -73,7 +73,7 @@ class StoriesMixin:
         out: list[int] = []
         touched: set[int] = set()
         made: dict[str, int] = {}
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for document_id, key, similarity, reason in assignments:
                 story_id = made[key] if isinstance(key, str) else key
                 if reason not in REASONS:
@@ -116,7 +116,7 @@ class StoriesMixin:
 
     def reset_stories(self) -> int:
         """Forget every story (to cluster the archive again from scratch); returns how many there were."""
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             n = self.db.execute("select count(*) from stories").fetchone()[0]
             self.db.execute("delete from story_documents")
             self.db.execute("delete from stories")
@@ -167,6 +167,6 @@ class StoriesMixin:
         return out
 
     def save_vectors(self, model: str, vectors: Iterable[tuple[int, bytes]]) -> None:
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             self.db["document_vectors"].upsert_all(
                 ({"document_id": i, "model": model, "vector": v} for i, v in vectors), pk=("document_id", "model"))

@@ -23,6 +23,14 @@ from .models import utcnow
 ROLES = ("subject", "mentioned")
 FIELDS = ("title", "lead", "text", "link")
 _LIST_KEYS = ("aliases", "domains", "products")
+# C0/C1 controls and the bidi overrides/isolates (as crawlers.text strips them from titles): a register row
+# must not carry terminal escapes or "Trojan Source" reordering into `suppliers`, digests and exports.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _line(value: Any) -> str:
+    """One line of register text: controls and bidi marks dropped (tab and newline become spaces), spaces collapsed."""
+    return " ".join(_CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", str(value or "")).split())
 _SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?Z?)?")
 
 
@@ -36,10 +44,10 @@ def _union(old: list[str], new: Iterable[str]) -> list[str]:
     out = list(old)
     seen = {name_key(x) for x in out}
     for item in new:
-        key = name_key(item)
+        key = name_key(_line(item))
         if key and key not in seen:
             seen.add(key)
-            out.append(" ".join(item.split()))
+            out.append(_line(item))
     return out
 
 
@@ -65,9 +73,10 @@ class SuppliersMixin:
         """
         now = utcnow()
         counts = {"imported": 0, "merged": 0, "changed": 0}
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             for row in rows:
-                name = " ".join(str(row.get("name") or "").split())
+                row = {**row, "tier": _line(row.get("tier")), "owner": _line(row.get("owner"))}
+                name = _line(row.get("name"))
                 if not name:
                     raise InputError("a supplier needs a name")
                 key = name_key(name)
@@ -127,7 +136,7 @@ class SuppliersMixin:
     def remove_supplier(self, name: str) -> dict[str, Any] | None:
         """Remove the supplier called ``name`` (case-insensitively) and its matches; returns it, or None if unknown."""
         key = name_key(name)
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             rows = self.db.execute_returning_dicts("select id, name from suppliers where name_key = ?", [key])
             if not rows:
                 return None
@@ -175,7 +184,7 @@ class SuppliersMixin:
                     raise InputError(f"bad supplier match {m!r}")
                 rows.append((doc_id, m["supplier_id"], m["role"], m["field"], m["term"]))
         # Plain executemany: sqlite-utils' insert_all/upsert inspect the table on every call, 10x slower here.
-        with self._guard(), self.db.atomic():
+        with self._guard(), self._atomic():
             known = {r[0] for r in self.db.execute("select id from suppliers")}
             conn = self.db.conn
             conn.executemany("delete from supplier_matches where document_id = ?", docs)

@@ -50,7 +50,26 @@ def exit_code(exc: SupplywatchError) -> int:
     return next(EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES)
 
 
+def undecodable(args: list[str]) -> str | None:
+    """A one-line complaint about the first argument that was not valid UTF-8 (Python keeps such bytes as
+    lone surrogates, which SQLite and the terminal cannot take), or None."""
+    for i, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            return f"argument {i} ({raw!r}) is not valid UTF-8: supplywatch's arguments are UTF-8 text"
+    return None
+
+
 class Group(click.Group):
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        problem = undecodable(list(sys.argv[1:] if args is None else args))
+        if problem:
+            click.echo(f"Error: {problem}", err=True)
+            sys.exit(EXIT_CODES[InputError])
+        return super().main(args, *rest, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

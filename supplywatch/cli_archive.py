@@ -67,11 +67,17 @@ def crawl(env: Env, source: str | None, force: bool, as_json: bool) -> None:
 
     Example: supplywatch crawl --source cisa-csaf
     """
+    from .pipeline import CrawlNotStored
+
     cfg = env.require_config()  # before the database is opened: no configuration, no new ./supplywatch.db
     if not cfg.sources:
         raise ConfigError(f"{cfg.path}: no sources configured: add [[sources]] (supplywatch init writes examples)")
     with env.pipeline(create=True) as pipeline:
-        reports = pipeline.crawl(source=source, force=force)
+        try:
+            reports = pipeline.crawl(source=source, force=force)
+        except CrawlNotStored as exc:
+            _crawl_report(exc.reports, as_json)
+            raise
     _crawl_report(reports, as_json)
     failure = crawl_failure(reports)
     if failure is not None:

@@ -205,6 +205,8 @@ def _delivery_line(result: dict[str, Any]) -> None:
     status, who = result["status"], result["recipient"]
     if status == "sent":
         click.echo(f"{who}: sent")
+    elif status == "skipped" and result.get("error"):
+        click.echo(f"{who}: skipped: {result['error']}")
     elif status == "skipped":
         click.echo(f"{who}: already sent, skipped (--force sends it again)")
     else:

@@ -6,6 +6,7 @@ source's name and what is wrong. Returns plain data; nothing here opens files ot
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import string
@@ -49,6 +50,9 @@ class Config:
         raise ConfigError(f"no source named {name!r} (sources: {known})")
 
 
+DAY_S = 86400.0
+MAX_NUMBER = 1e12  # any configured number: far above every sensible value, far below an overflow
+
 def packaged_defaults() -> dict[str, Any]:
     return tomllib.loads(resources.files("supplywatch").joinpath("defaults.toml").read_text("utf-8"))
 
@@ -62,6 +66,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
 
 
 def _kind(like: Any) -> str:
@@ -200,8 +208,12 @@ def _check_email(opts: dict[str, Any], recipients: Any, where: str) -> dict[str,
         raise ConfigError(f"{label} smtp_port must be within 0..65535 (0: the usual port for the security)")
     if not opts["smtp_host"].strip() or re.search(r"[\s\x00-\x1f]", opts["smtp_host"]):
         raise ConfigError(f"{label} smtp_host must be a host name or address, not {opts['smtp_host']!r}")
-    if opts["timeout"] <= 0:
-        raise ConfigError(f"{label} timeout must be more than 0 seconds")
+    for key in ("timeout", "data_timeout", "retry_backoff"):
+        value = opts[key]
+        if not math.isfinite(value) or not (0 < value <= DAY_S or (key == "retry_backoff" and value == 0)):
+            raise ConfigError(f"{label} {key} must be more than 0 and at most {DAY_S:g} seconds, not {value!r}")
+    if not 0 <= opts["max_attempts"] <= 100:
+        raise ConfigError(f"{label} max_attempts must be within 0..100 (0: no cap)")
     for key in ("username_env", "password_env"):
         if opts[key] and not _ENV_NAME.fullmatch(opts[key]):
             raise ConfigError(f"{label} {key} must be the NAME of an environment variable (letters, digits, _), "
@@ -305,6 +317,19 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
         seen.add(src["name"])
         if src["enabled"]:
             sources.append(src)
+    for section, values in sections.items():
+        for key, value in values.items():
+            # inf, nan and 1e308 pass "> 0" but hang Scrapy's delays or overflow a socket timeout.
+            if isinstance(value, int | float) and not isinstance(value, bool) and not (
+                    math.isfinite(value) and abs(value) <= MAX_NUMBER):
+                raise ConfigError(f"{where}: [{section}] {key} must be a finite number up to {MAX_NUMBER:g}, "
+                                  f"not {value!r}")
+    for key, low, high in (("timeout", 0.0, DAY_S), ("download_delay", -1.0, 3600.0),
+                           ("retry_after_max", -1.0, DAY_S), ("autothrottle_start_delay", -1.0, 3600.0),
+                           ("autothrottle_max_delay", -1.0, 3600.0)):
+        if not low < crawl[key] <= high:
+            raise ConfigError(f"{where}: [crawl] {key} must be {'more than' if low == 0 else 'at least'} 0 "
+                              f"and at most {high:g} seconds, not {crawl[key]!r}")
     for key in ("max_bytes", "max_entries_per_source", "max_index_pages", "concurrent_requests",
                 "concurrent_per_host", "max_redirects"):
         if crawl[key] < 1:

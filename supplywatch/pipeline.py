@@ -9,9 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from supplywatch.store import CrawlError, InputError, Store, SupplywatchError
+from supplywatch.store import CrawlError, InputError, StorageError, Store, SupplywatchError
 
 from .config import Config
+
+
+class CrawlNotStored(StorageError):
+    """The crawl ran but some sources' documents could not be written; ``reports`` still has every source's."""
+
+    def __init__(self, message: str, reports: list[dict[str, Any]]):
+        super().__init__(message)
+        self.reports = reports
 
 
 class Pipeline:
@@ -79,7 +87,14 @@ class Pipeline:
 
         sources = [self.config.source(source)] if source else self.config.sources
         self.store.sync_sources(self.config.sources)
-        return run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink) if sources else []
+        reports = run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink) if sources else []
+        unstored = [r for r in reports if r.get("status") == "store_error"]
+        if unstored:
+            # Fetched but not kept is the database's failure, not the sources': the command fails (exit 3).
+            names = ", ".join(r["source"] for r in unstored[:5]) + (" ..." if len(unstored) > 5 else "")
+            raise CrawlNotStored(f"{len(unstored)} of {len(reports)} sources could not be stored ({names}): "
+                                 f"{unstored[0].get('error') or 'storage failed'}", reports)
+        return reports
 
     def classify(self, *, relabel: bool = False, limit: int | None = None, progress: Any = None) -> Any:
         from supplywatch.classifiers.labelling import classify_archive
@@ -167,7 +182,7 @@ class Pipeline:
                            templates_dir=self.config.digest["templates"] or None)
 
     def send_digest(self, day: str | None = None, *, to: str | None = None, force: bool = False, report: Any = None,
-                    environ: dict[str, str] | None = None) -> dict[str, Any]:
+                    environ: dict[str, str] | None = None, unattended: bool = False) -> dict[str, Any]:
         """Mail the digest of ``day`` (default yesterday UTC) to the configured recipients, or to ``to`` alone."""
         import os
 
@@ -188,7 +203,7 @@ class Pipeline:
             where = self.config.path or "the configuration"
             raise InputError(f"{where}: no recipients: add [[email.recipients]] with an address, or pass --to ADDRESS")
         return self.output("mail", day=day, recipients=recipients, email=opts, force=force, report=report,
-                           environ=os.environ if environ is None else environ,
+                           environ=os.environ if environ is None else environ, unattended=unattended,
                            templates_dir=self.config.digest["templates"] or None)
 
     # -- one unattended round ------------------------------------------------------------------------
@@ -205,6 +220,7 @@ class Pipeline:
 
         done: dict[str, Any] = {}
         errors: list[str] = []
+        kinds: set[type[SupplywatchError]] = set()
 
         def step(name: str, fn: Any) -> None:
             try:
@@ -213,6 +229,7 @@ class Pipeline:
             except SupplywatchError as exc:
                 done[name] = {"error": str(exc)}
                 errors.append(f"{name}: {exc}")
+                kinds.add(StorageError if isinstance(exc, StorageError) else type(exc))
             if report:
                 report(name, done[name])
 
@@ -232,12 +249,14 @@ class Pipeline:
                 if self.config.digest["out_dir"]:
                     step("digest files", lambda: self.digest(day, out=self.config.digest["out_dir"])["paths"])
                 if self.config.email.get("recipients"):
-                    step("digest", lambda: self.send_digest(day))
+                    step("digest", lambda: self.send_digest(day, unattended=True))
                 else:
                     step("digest", lambda: {"day": day, "due": True,
                                             "note": "no [[email.recipients]] configured: nothing sent"})
         if errors:
-            raise SupplywatchError(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
+            # Failures of one meaning keep it (a storage failure exits 3, a dead crawler 4); mixed ones exit 1.
+            kind = kinds.pop() if len(kinds) == 1 else SupplywatchError
+            raise kind(f"{len(errors)} step(s) of the run failed: " + " | ".join(errors))
         return done
 
 

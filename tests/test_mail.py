@@ -214,11 +214,13 @@ def test_connection_dropped_after_data_is_not_marked_sent(tmp_path, db, smtp):
     smtp.handler.drop = True
     dropped = send(cfg, db)
     assert dropped.exit_code == 5
-    assert "closed the connection before accepting the message" in dropped.stdout
+    # The whole message was handed over and no reply came: it may have arrived, so it is "uncertain"
+    # (retried once under the same Message-ID), not a clean failure (issue 12).
+    assert "closed the connection before confirming after the whole message was sent" in dropped.stdout
     one_line_error(dropped)
     assert smtp.handler.envelopes == []
     failed = rows(db)["alice@example.com"]
-    assert failed["status"] == "failed" and failed["sent_at"] is None
+    assert failed["status"] == "uncertain" and failed["unconfirmed"] == 1 and failed["sent_at"] is None
     smtp.handler.drop = False
     assert send(cfg, db).exit_code == 0
     (msg,) = smtp.handler.messages()
