@@ -105,7 +105,7 @@ def matches(db: str) -> dict[tuple[str, str], tuple[str, str, str]]:
 
 def test_schema_v4_tables_and_index(tmp_path):
     with Store.open(tmp_path / "x.db") as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] >= 4  # later migrations add labels.reason (v5) and delivery claims (v6)
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] >= 4  # v5, v6 came later
         assert {"suppliers", "supplier_matches", "supplier_register", "supplier_match_state"} <= set(store.db.table_names())
         assert store.db["supplier_matches"].pks == ["document_id", "supplier_id"]
         assert any(i.columns == ["supplier_id"] for i in store.db["supplier_matches"].indexes)
