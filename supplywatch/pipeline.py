@@ -122,11 +122,23 @@ class Pipeline:
         return train_head(rows, sources, self.encoder, out)
 
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
-                 memory: bool = True) -> dict[str, Any]:
+                 memory: bool = True, folds: str | None = None, progress: Any = None) -> dict[str, Any]:
+        """Measure a fitted head on ``path``; or, with ``folds`` ("incident", "time"), fit one head per fold
+        from ``path`` and the project's examples and measure each on what it never saw
+        (:func:`supplywatch.classifiers.folds.evaluate_folds`; the time split cuts at ``since``, default 2015)."""
         from supplywatch.classifiers import Head, resolve_head
         from supplywatch.classifiers.evaluate import evaluate, read_jsonl
         from supplywatch.classifiers.features import Featurizer
 
+        if folds:
+            from supplywatch.classifiers.folds import check_incidents, evaluate_folds
+
+            rows = read_jsonl(path, until=until)
+            if folds == "incident":
+                check_incidents(rows, path)  # before the model loads
+            encoder = self.encoder()
+            return evaluate_folds(rows, Featurizer(encoder), folds=folds, cut=since or "2015",
+                                  encoder_name=encoder.name, progress=progress)
         rows = read_jsonl(path, since=since, until=until)
         fitted = Head.load(resolve_head(head or self.config.classifier["head"] or None))
         return evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
