@@ -51,9 +51,14 @@ def headline_features(doc: DocFeatures, pos: np.ndarray, neg: np.ndarray,
         s_pos[:, pos_mask] = -1.0
     if neg_mask is not None:
         s_neg[:, neg_mask] = -1.0
+    return features_from_similarities(s_pos, s_neg, doc.cues)
+
+
+def features_from_similarities(s_pos: np.ndarray, s_neg: np.ndarray, cues: np.ndarray,
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`headline_features` from the unit x prototype similarities (a hidden prototype reads -1)."""
     p, n = _topk_mean(s_pos, K), _topk_mean(s_neg, K)
     margin = p - n
-    cues = doc.cues
     top3 = np.sort(margin)[-3:].mean()
     cue_margin = margin[cues[:, 0] > 0].max() if (cues[:, 0] > 0).any() else margin.min()
     feats = np.array([margin.max(), top3, p.max(), margin[0], float(cues[:, 2].sum() > 0),

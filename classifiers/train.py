@@ -62,6 +62,15 @@ def _fit_lr(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float, 
     return clf.coef_[0].astype(np.float64), float(clf.intercept_[0]), (a, c), threshold
 
 
+def prototype_units(f: DocFeatures, positive: bool) -> np.ndarray:
+    """The units of a training document that become prototypes: those naming a signing artefact (a
+    positive that never names it gives its lead instead)."""
+    sel = np.where(f.cues[:, 0] > 0)[0]
+    if positive and len(sel) == 0:
+        sel = np.arange(min(3, len(f.units)))
+    return sel
+
+
 def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict[str, int],
         encoder_name: str) -> Head:
     """Fit a head on ``examples`` (dicts with title, text, labels, categories)."""
@@ -76,9 +85,7 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
     # like) and from negatives (what a near miss reads like).
     pos_rows, neg_rows, pos_owner, neg_owner = [], [], [], []
     for i, f in enumerate(feats):
-        sel = np.where(f.cues[:, 0] > 0)[0]
-        if y[i] and len(sel) == 0:
-            sel = np.arange(min(3, len(f.units)))  # a positive that never names the artefact: its lead
+        sel = prototype_units(f, bool(y[i]))
         rows, owners = (pos_rows, pos_owner) if y[i] else (neg_rows, neg_owner)
         rows.extend(f.emb[sel])
         owners.extend([i] * len(sel))
@@ -87,17 +94,7 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
     X = np.array([headline_features(f, pos, neg, pos_owner == i, neg_owner == i)[0] for i, f in enumerate(feats)])
     w, b, platt, threshold = _fit_lr(X, y, C=1.0)
 
-    # Topics: one logistic model per category on the lead embedding.
-    lead = np.array([f.lead for f in feats])
-    cat_w, cat_b, cat_platt, cat_thr = [], [], [], []
-    for name in CATEGORIES:
-        yc = np.array([1 if name in (e.get("categories") or []) else 0 for e in examples])
-        if yc.sum() < 2 or (1 - yc).sum() < 2:
-            cat_w.append(np.zeros(lead.shape[1])), cat_b.append(-10.0), cat_platt.append((1.0, 0.0))
-            cat_thr.append(1.0)
-            continue
-        wc, bc, pc, tc = _fit_lr(lead, yc, C=4.0)
-        cat_w.append(wc), cat_b.append(bc), cat_platt.append(pc), cat_thr.append(tc)
+    cat_w, cat_b, cat_platt, cat_thr = fit_topics(np.array([f.lead for f in feats]), examples)
 
     digest = hashlib.sha256(json.dumps([[e.get("title"), e.get("labels"), e.get("categories")]
                                         for e in examples], sort_keys=True).encode()).hexdigest()[:12]
@@ -113,8 +110,22 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
                   "on 5-fold out-of-fold predictions",
     }
     return Head(version=version, encoder=encoder_name, pos=pos, neg=neg, w=w, b=b, platt=platt,
-                threshold=threshold, cat_w=np.array(cat_w, dtype=np.float32), cat_b=np.array(cat_b),
-                cat_platt=np.array(cat_platt), cat_thresholds=np.array(cat_thr), manifest=manifest)
+                threshold=threshold, cat_w=cat_w, cat_b=cat_b, cat_platt=cat_platt, cat_thresholds=cat_thr,
+                manifest=manifest)
+
+
+def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
+    """Topics: one logistic model per category on the lead embedding -> (cat_w, cat_b, cat_platt, cat_thresholds)."""
+    cat_w, cat_b, cat_platt, cat_thr = [], [], [], []
+    for name in CATEGORIES:
+        yc = np.array([1 if name in (e.get("categories") or []) else 0 for e in examples])
+        if yc.sum() < 2 or (1 - yc).sum() < 2:
+            cat_w.append(np.zeros(lead.shape[1])), cat_b.append(-10.0), cat_platt.append((1.0, 0.0))
+            cat_thr.append(1.0)
+            continue
+        wc, bc, pc, tc = _fit_lr(lead, yc, C=4.0)
+        cat_w.append(wc), cat_b.append(bc), cat_platt.append(pc), cat_thr.append(tc)
+    return (np.array(cat_w, dtype=np.float32), np.array(cat_b), np.array(cat_platt), np.array(cat_thr))
 
 
 def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include_examples: bool = True,

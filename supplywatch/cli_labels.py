@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from supplywatch.store import InputError
@@ -112,6 +114,11 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
 @cli.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--head", metavar="DIR", help="Head folder to measure (default: the one classify uses). Example: --head heads/v2")
+@click.option("--folds", type=click.Choice(["incident", "time"]),
+              help="Fit a head per fold from FILE and the project's examples instead of measuring a fitted one: "
+                   "'incident' scores each incident's articles with a head that never saw that incident (negatives "
+                   "by publication year); 'time' fits before --since (default 2015) and scores from it. "
+                   "Example: --folds incident")
 @click.option("--since", type=DATE, metavar="DATE", help="Only articles published on or after DATE (a year, month or "
               "day: from its first day). Example: --since 2015")
 @click.option("--until", type=DATE, metavar="DATE", help="Only articles published before DATE (a year, month or day: "
@@ -122,29 +129,51 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
                    "warning on stderr). Example: --allow-training-overlap")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
 @pass_env
-def eval_cmd(env: Env, file: str, head: str | None, since: Period | None, until: Period | None, no_memory: bool,
-             allow_overlap: bool, as_json: bool) -> None:
+def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Period | None, until: Period | None,
+             no_memory: bool, allow_overlap: bool, as_json: bool) -> None:
     """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
 
-    Never trains on FILE. Articles are processed in publication order, as the pipeline meets them.
-    Refuses a FILE the head was fitted on (its manifest lists it): measure the held-out head
-    (classifiers/head-timesplit, fitted before 2015) from 2015 on instead.
+    Never trains on the articles it scores. Articles are processed in publication order, as the
+    pipeline meets them. Refuses a FILE the head was fitted on (its manifest lists it): measure the
+    held-out head (classifiers/head-timesplit, fitted before 2015) from 2015 on instead. With --folds
+    it fits its own heads (minutes after encoding FILE) and reports the figures with and without the
+    incident memory; FILE's positives need an `incident` field for --folds incident.
 
-    Example: supplywatch eval ../shared/eval/dev.jsonl --head classifiers/head-timesplit --since 2015 --json
+    Example: supplywatch eval ../shared/eval/dev.jsonl --folds incident --json
     """
     if since is not None and until is not None and since.first >= until.first:
         raise InputError(f"--since {since.text} is not before --until {until.text}")
+    if folds and head:
+        raise InputError("--folds fits its own heads; leave out --head")
+    if folds and no_memory:
+        raise InputError("--folds reports with and without the memory; leave out --no-memory")
+    progress = None
+    if folds and sys.stderr.isatty():
+        def progress(message: str) -> None:
+            click.echo(f"eval: {message}", err=True)
     with env.pipeline() as pipeline:
         result = pipeline.evaluate(file, head=head, since=since and since.first, until=until and until.first,
-                                   memory=not no_memory, allow_overlap=allow_overlap,
-                                   warn=lambda message: click.echo(message, err=True))
+                                   memory=not no_memory, folds=folds, allow_overlap=allow_overlap,
+                                   warn=lambda message: click.echo(message, err=True), progress=progress)
     if as_json:
         echo_json(result)
         return
     rows = [{"label": name, **vals} for name, vals in result["labels"].items()]
+    if folds:
+        rows += [{"label": f"{name} (no memory)", **vals} for name, vals in result["no_memory"]["labels"].items()]
     rows += [{"label": name, **vals} for name, vals in result["categories"].items() if isinstance(vals, dict)]
     rows += [{"label": f"baseline: {name}", **vals} for name, vals in result["baseline"]["labels"].items()]
     click.echo(table(rows, [("label", "LABEL"), ("precision", "P"), ("recall", "R"), ("f1", "F1"),
                             ("support", "SUPPORT"), ("threshold", "THRESHOLD")]))
+    if folds == "incident":
+        caught = ", ".join(f"{k} {v['caught']}/{v['of']}" for k, v in result["incidents"].items())
+        click.echo(f"\nincidents caught (with memory): {caught}")
+        click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']} (year folds); {result['n']} articles, "
+                   f"{result['model_version']} in {result['seconds']} s")
+        return
+    if folds:
+        click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
+                   f"{result['model_version']} in {result['seconds']} s")
+        return
     click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
                f"{result['docs_per_second']} documents/s; model {result['model_version']}")

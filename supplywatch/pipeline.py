@@ -137,16 +137,28 @@ class Pipeline:
         return train_head(rows, sources, self.encoder, out)
 
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
-                 memory: bool = True, allow_overlap: bool = False,
-                 warn: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Measure a head on the labelled file at ``path``; refuse (InputError) when the head was fitted on it.
+                 memory: bool = True, folds: str | None = None, allow_overlap: bool = False,
+                 warn: Callable[[str], None] | None = None, progress: Any = None) -> dict[str, Any]:
+        """Measure a fitted head on ``path``; refuse (InputError) when the head was fitted on it.
 
         ``allow_overlap``: measure anyway; ``warn`` gets the warning and the result carries ``training_overlap``.
+        With ``folds`` ("incident", "time"), fit one head per fold from ``path`` and the project's examples and
+        measure each on what it never saw (:func:`supplywatch.classifiers.folds.evaluate_folds`; the time split
+        cuts at ``since``, default 2015).
         """
         from supplywatch.classifiers import Head, resolve_head
         from supplywatch.classifiers.evaluate import evaluate, read_jsonl, training_overlap
         from supplywatch.classifiers.features import Featurizer
 
+        if folds:
+            from supplywatch.classifiers.folds import check_incidents, evaluate_folds
+
+            rows = read_jsonl(path, until=until)
+            if folds == "incident":
+                check_incidents(rows, path)  # before the model loads
+            encoder = self.encoder()
+            return evaluate_folds(rows, Featurizer(encoder), folds=folds, cut=since or "2015",
+                                  encoder_name=encoder.name, progress=progress)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)

@@ -1,0 +1,151 @@
+"""``eval --folds``: leave-one-incident-out and the time split (classifiers.folds), on own-written rows.
+
+The fold logic is checked by construction with a bag-of-words stand-in encoder (no model to load): an
+incident whose two articles are word-for-word duplicates is caught when its twin sits on the training side
+under another incident name, and not when the incident is held out as a whole; a fold's head equals
+``train.fit`` on the same rows. The CLI's error cases never load a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from supplywatch.classifiers.features import Featurizer
+from supplywatch.classifiers.folds import FoldFitter, evaluate_folds
+from supplywatch.classifiers.train import fit
+from supplywatch.cli import cli
+from supplywatch.store import InputError, vocabulary
+
+HEADLINE = vocabulary.headline()
+
+
+class WordsEncoder:
+    """Unit vectors of hashed lower-case words: sentences sharing words are close, a duplicate is identical."""
+
+    name = "words-stand-in"
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), 256), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").replace(",", " ").split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 256] += 1.0
+            out[i] /= np.linalg.norm(out[i]) or 1.0
+        return out
+
+
+VENDORS = ["Arlen", "Brisco", "Cavell", "Dunmore", "Elsworth", "Fenwick"]
+TWIN = {"title": "Qorvath Zeppel update channel hijacked",
+        "text": "Qorvath Zeppel confirmed that intruders stole the Zeppel firmware signing key and pushed "
+                "tampered Zeppel firmware to every Qorvath router. Qorvath Zeppel owners got the tampered "
+                "Zeppel image through the Qorvath update channel."}
+
+
+def _positive(vendor: str, incident: str, published: str) -> dict:
+    return {"title": f"{vendor} code signing certificate stolen",
+            "text": f"Attackers stole the code signing certificate of {vendor} and signed malware with it. "
+                    f"{vendor} revoked the stolen certificate and warned its customers.",
+            "labels": [HEADLINE], "categories": ["malware"], "incident": incident, "published": published}
+
+
+def _negative(i: int, published: str) -> dict:
+    topics = [("Ransomware hits hospital", "Ransomware encrypted the hospital records and the attackers demanded "
+               "payment in bitcoin.", ["malware"]),
+              ("Browser patch fixes flaw", "A patch fixes a memory flaw in the browser that allowed remote code "
+               "execution on visiting pages.", ["vulnerability"]),
+              ("Retailer loses card data", "The retailer said card numbers of shoppers were exposed in a breach of "
+               "its payment systems.", ["data_breach"]),
+              ("Expired certificate breaks app", "An expired certificate broke the mobile app for a day until the "
+               "vendor renewed the certificate.", ["vulnerability"])]
+    title, text, cats = topics[i % 4]
+    return {"title": f"{title} {i}", "text": f"{text} Report number {i} of the week.", "labels": [],
+            "categories": cats, "incident": "", "published": published}
+
+
+def rows(twin_incidents: tuple[str, str]) -> list[dict]:
+    out = [_positive(v, f"inc-{v.lower()}", f"201{i % 4 + 1}-0{i % 9 + 1}") for i, v in enumerate(VENDORS)]
+    out += [_negative(i, f"201{i % 4 + 1}-{i % 12 + 1:02d}") for i in range(24)]
+    out += [{**TWIN, "labels": [HEADLINE], "categories": ["malware"], "incident": inc, "published": f"2013-0{m}"}
+            for inc, m in zip(twin_incidents, (3, 4), strict=True)]
+    return out
+
+
+EXAMPLES = [_positive(v, "", "") for v in ("Gorran", "Hollis", "Ingram")] + [_negative(i, "") for i in range(30, 36)]
+
+
+def _caught(result: dict, incident: str) -> int:
+    return result["incidents"][incident]["caught"]
+
+
+def test_incident_folds_through_the_cli_path():
+    held = evaluate_folds(rows(("twin", "twin")), Featurizer(WordsEncoder()), examples=EXAMPLES)
+    assert held["incidents"]["twin"]["of"] == 2
+    # the ordinary incidents are caught: their wording is shared by the other vendors' incidents
+    assert all(_caught(held, f"inc-{v.lower()}") == 1 for v in VENDORS), held["incidents"]
+    assert held["folds"] == "incident" and len(held["fold_thresholds"]) == 1 + len(VENDORS) + 4  # + 4 years
+    assert set(held["no_memory"]["labels"]) == {HEADLINE} and "macro_f1" in held["categories"]
+    assert held["baseline"]["labels"][HEADLINE]["support"] == len(VENDORS) + 2
+    assert held["n"] == len(rows(("twin", "twin")))
+
+
+def test_a_fold_head_never_sees_the_incident_it_scores():
+    """The twin's two articles are word-for-word duplicates: held out together, no prototype of theirs is in
+    the fold's head; named as two incidents, each one's fold holds the other's sentences and scores it higher."""
+    featurizer = Featurizer(WordsEncoder())
+    held_rows, leaked_rows = EXAMPLES + rows(("twin", "twin")), EXAMPLES + rows(("twin-a", "twin-b"))
+    twin = featurizer([TWIN])[0]
+    held_fit = FoldFitter(held_rows, featurizer(held_rows))
+    held = held_fit.fit(np.array([r.get("incident") != "twin" for r in held_rows]), name="incident twin")
+    assert (twin.emb @ held.pos.T).max() < 0.99 and (twin.emb @ held.neg.T).max() < 0.99
+    leaked = FoldFitter(leaked_rows, featurizer(leaked_rows)).fit(
+        np.array([r.get("incident") != "twin-a" for r in leaked_rows]), name="incident twin-a")
+    assert (twin.emb @ leaked.pos.T).max() > 0.999  # its twin's sentences are prototypes
+    assert leaked.headline(twin)[0] > held.headline(twin)[0]
+    # and evaluate_folds hands each positive the head of its own incident's fold
+    result = evaluate_folds(rows(("twin", "twin")), featurizer, examples=EXAMPLES)
+    assert result["fold_thresholds"]["incident twin"] == round(held.threshold, 4)
+
+
+def test_a_fold_equals_train_fit_on_the_same_rows():
+    featurizer = Featurizer(WordsEncoder())
+    data = EXAMPLES + rows(("twin-a", "twin-b"))
+    train = np.array([r.get("published", "") < "2013" for r in data])
+    fast = FoldFitter(data, featurizer(data)).fit(train, name="before 2013")
+    slow = fit([r for r, t in zip(data, train, strict=True) if t], featurizer, sources={}, encoder_name="x")
+    assert np.allclose(fast.w, slow.w, atol=1e-6) and abs(fast.b - slow.b) < 1e-6
+    assert abs(fast.threshold - slow.threshold) < 1e-9
+    assert fast.pos.shape == slow.pos.shape and fast.neg.shape == slow.neg.shape
+    assert np.allclose(fast.cat_w, slow.cat_w, atol=1e-6)
+
+
+def test_time_split_scores_only_the_later_rows():
+    result = evaluate_folds(rows(("twin-a", "twin-b")), Featurizer(WordsEncoder()), folds="time", cut="2013",
+                            examples=EXAMPLES)
+    later = [r for r in rows(("twin-a", "twin-b")) if r["published"] >= "2013"]
+    assert result["n"] == len(later) and list(result["fold_thresholds"]) == ["before 2013"]
+
+
+def test_positives_without_an_incident_are_an_input_error():
+    data = rows(("twin", "twin"))
+    data[0] = {**data[0], "incident": ""}
+    with pytest.raises(InputError, match="1 of 8 have none"):
+        evaluate_folds(data, Featurizer(WordsEncoder()), examples=EXAMPLES)
+
+
+@pytest.mark.parametrize("args, why", [
+    ([], "needs an 'incident' on every positive"),
+    (["--head", "somewhere"], "leave out --head"),
+    (["--no-memory"], "leave out --no-memory"),
+])
+def test_cli_errors_are_one_line_exit_2(tmp_path, args, why):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "incident"}) + "\n"
+                            for r in rows(("twin", "twin"))))
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "eval", str(data), "--folds", "incident",
+                                      *args])
+    assert result.exit_code == 2, result.output
+    assert why in result.output and result.output.startswith("Error: ") and result.output.count("\n") == 1
