@@ -209,6 +209,8 @@ def _delivery_line(result: dict[str, Any]) -> None:
         click.echo(f"{who}: skipped: {result['error']}")
     elif status == "skipped":
         click.echo(f"{who}: already sent, skipped (--force sends it again)")
+    elif status == "held":  # the store gave up on it (lost replies, or the day's attempts used up)
+        click.echo(f"{who}: {status}: {result['error']} (--force sends it again)")
     else:
         click.echo(f"{who}: {status}: {result['error']}")
 

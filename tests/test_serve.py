@@ -40,7 +40,10 @@ class Served:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supplywatch", "--db", str(db), "serve", "--port", "0", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # A shell that starts pytest in the background ignores SIGINT, and the child would inherit that:
+            # give it the default disposition so Ctrl-C reaches it as it does at a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         line = self.proc.stdout.readline()
         if "Serving" not in line:
             self.proc.kill()
