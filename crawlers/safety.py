@@ -108,6 +108,17 @@ def declares_entities(text: str | bytes) -> bool:
     return bool(_DOCTYPE.search(text) and _ENTITY.search(text))
 
 
+# host -> why the resolver refused it, in this crawler process. Twisted's HostnameEndpoint turns an error
+# from the resolver into its own "no results for hostname lookup", so the crawl's failure message looks here.
+REFUSED_AT_CONNECT: dict[str, str] = {}
+
+
+def refusal_at_connect(host: str | None) -> str | None:
+    """Why the connect-time resolver refused ``host`` (a name that passed the first check, then resolved to
+    a refused address: DNS rebinding), or None."""
+    return REFUSED_AT_CONNECT.get((host or "").lower())
+
+
 class PrivateAddressResolver(CachingThreadedResolver):
     """Scrapy's caching resolver, refusing names that resolve to refused addresses.
 
@@ -129,6 +140,9 @@ class PrivateAddressResolver(CachingThreadedResolver):
         def _check(address: str) -> str:
             problem = check_ip(address, self.allowlist, name)
             if problem:
+                if len(REFUSED_AT_CONNECT) < 10_000:
+                    REFUSED_AT_CONNECT[name.lower()] = f"{problem}; it resolved to a public address a moment before " \
+                                                       "(DNS rebinding?)"
                 raise DNSLookupError(problem)
             return address
 

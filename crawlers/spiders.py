@@ -23,6 +23,7 @@ from . import dates
 from .csaf import CsafFormatError, parse_csaf, parse_rolie
 from .feeds import Entry, parse_feed
 from .middlewares import retry_after_seconds
+from .safety import refusal_at_connect
 from .urls import canonical_url, is_http_url
 from .workers import PageLost, PagePool, advisory_page, extract_page
 
@@ -67,6 +68,10 @@ def describe_failure(failure: Failure, now: str) -> tuple[str, int | None, str, 
     if isinstance(exc, DNSLookupError) or type(exc).__name__ == "CannotResolveHostError":
         if "refused:" in message:
             return models.REFUSED, None, message[message.index("refused:"):].rstrip("."), None
+        request = getattr(failure, "request", None)
+        refused = refusal_at_connect(urlsplit(request.url).hostname if request is not None else None)
+        if refused:  # the connect-time resolver refused it; Twisted only says "no results"
+            return models.REFUSED, None, refused, None
         # Twisted's own text already starts "DNS lookup failed: "; say it once, and name the host.
         while message.lower().startswith("dns lookup failed:"):
             message = message[len("dns lookup failed:"):].strip()
