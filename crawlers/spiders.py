@@ -206,7 +206,7 @@ class FeedSpider(SourceSpider):
             return
         ctype = response.headers.get("Content-Type", b"").decode("latin-1")
         # In the pool: a 100,000-entry feed takes feedparser a minute, which must not stall the reactor.
-        result = await self.pool.run(parse_feed, response.body, response.url, ctype, _charset(response),
+        result = await self.pool.run_or_inline(parse_feed, response.body, response.url, ctype, _charset(response),
                                      now=self.now, cap=self.options["max_entries_per_source"])
         self.warnings.extend(result.warnings[:MAX_WARNINGS])
         if result.not_a_feed:
@@ -317,8 +317,13 @@ class AdvisorySpider(SourceSpider):
                                      errback=self.page_failed, cb_kwargs={"page": page + 1})
 
     async def parse_advisory(self, response: Any):  # noqa: ANN201
-        adv = await self.pool.run(advisory_page, response.body, _charset(response), response.url,
-                                  self.source.get("vendor", ""))
+        try:
+            adv = await self.pool.run(advisory_page, response.body, _charset(response), response.url,
+                                      self.source.get("vendor", ""))
+        except PageLost as exc:  # this page's worker died: this advisory only is lost, the source goes on
+            self.failed_pages += 1
+            self.warn(f"page {response.url}: {exc}")
+            return
         flags: list[str] = []
         published = dates.clamp(dates.parse_iso(adv.published), self.now, flags)
         yield Document(

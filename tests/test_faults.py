@@ -205,6 +205,42 @@ def test_a_killed_extraction_worker_costs_a_page_not_the_round(tmp_path, slow_si
         assert store.count_documents() == 2 * ENTRIES  # a lost page keeps its entry with the feed's text
 
 
+
+def _die_in_a_worker(parent: int, what: str) -> str:
+    """SIGKILL the process running this, when it is a worker (as the OOM killer would); return ``what`` otherwise."""
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return what
+
+
+def test_a_worker_killed_under_a_source_document_is_parsed_again_not_a_parse_error():
+    """The demo's parse_error under memory pressure: the worker parsing a feed died, and the feed was lost."""
+    import asyncio
+
+    from supplywatch.crawlers.workers import PageLost, PagePool
+
+    async def scenario() -> tuple[str, str, str]:
+        pool = PagePool(2)
+        try:
+            with pytest.raises(PageLost):  # an article page: that page only is lost
+                await pool.run(_die_in_a_worker, os.getpid(), "page")
+            pool2 = PagePool(2)
+            try:
+                feed_result = await pool2.run_or_inline(_die_in_a_worker, os.getpid(), "feed")  # parsed again, here
+                after = await pool2.run(_die_in_a_worker, os.getpid(), "later")  # the rest runs in this process
+            finally:
+                pool2.close()
+            return "lost", feed_result, after
+        finally:
+            pool.close()
+
+    signal.alarm(60)  # a hang fails the test
+    try:
+        assert asyncio.run(scenario()) == ("lost", "feed", "later")
+    finally:
+        signal.alarm(0)
+
+
 # -- 2. storage failure is a failure ------------------------------------------------------------------
 
 
