@@ -331,6 +331,51 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(tmp_pat
                         ).fetchone()[0] == 0
 
 
+
+CLUSTERER = """
+import hashlib, sys
+import numpy as np
+from supplywatch.classifiers.clustering import cluster_archive
+from supplywatch.store import Store
+
+class Encoder:  # a stand-in for the model: the same title gives the same unit vector
+    name, dim = "stub", 16
+    def encode(self, texts):
+        out = []
+        for t in texts:
+            v = np.frombuffer(hashlib.sha256(t.split(".")[0].encode()).digest()[:16], dtype=np.uint8).astype(np.float32)
+            out.append(v / np.linalg.norm(v))
+        return np.stack(out)
+
+with Store.open(sys.argv[1]) as store:
+    print(cluster_archive(store, Encoder(), window_days=3.0, batch=4).documents)
+"""
+
+
+def test_two_cluster_processes_both_finish_and_leave_no_document_without_a_story(tmp_path):
+    from supplywatch.store import Document, FetchOutcome
+
+    db = tmp_path / "sw.db"
+    with Store.open(db) as store:
+        store.sync_sources([{"name": "s", "kind": "feed", "url": "http://example.com/feed"}])
+        store.save_fetch([Document("s", f"Story {i % 40}. Part {i}", f"Text {i}", url=f"http://example.com/{i}",
+                                   guid=str(i), published=f"2021-01-{1 + i % 28:02d}T00:00:00Z") for i in range(240)],
+                         FetchOutcome("s", "ok", "2021-01-01T00:00:00Z", "2021-01-01T00:00:00Z"))
+    procs = [started(subprocess.Popen([sys.executable, "-c", CLUSTERER, str(db)], cwd=ROOT, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)) for _ in range(2)]
+    done = []
+    for p in procs:
+        code, out, err = finish(p, 180)
+        assert code == 0 and "locked" not in err and "Traceback" not in err, err
+        done.append(int(out))
+    assert sum(done) >= 240  # between them every document was clustered (some maybe by both, in turn)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from documents where id not in (select document_id from story_documents)"
+                        ).fetchone()[0] == 0
+    assert conn.execute("select count(*) from story_documents").fetchone()[0] == 240  # one story per document
+    conn.close()
+
+
 # -- 6. hostile configuration is a one-line error, never a traceback or a hang ------------------------------
 
 
