@@ -627,10 +627,9 @@ def test_ipv6_literal_sources_are_refused_when_not_allowed(crawl):
         assert refused["status"] == "refused" and "::1" in refused["error"] and srv.hits == [], refused
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 8, not done: the resolver is Twisted's IResolverSimple, which "
-                                       "yields IPv4 addresses only ('no results for hostname lookup: ::1')")
 def test_ipv6_literal_sources_work_when_allowed(crawl):
     with _v6_site() as srv:
         allowed = crawl([{"name": "v6", "kind": "feed", "url": f"{srv.base}/feed.xml"}], private_allowlist=["::1"],
                         retries=0, obey_robots=False)["v6"]
         assert allowed["status"] == "ok" and allowed["new"] == ENTRIES, allowed
+        assert {d["text_source"] for d in crawl.documents("v6")} == {"page"}  # the pages came over IPv6 too
