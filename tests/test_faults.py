@@ -434,6 +434,12 @@ def test_control_characters_in_supplier_names_are_not_stored_or_printed(tmp_path
     assert rows[0]["aliases"] == ["Evilco"] and rows[0]["tier"] == "1[31m" and rows[0]["owner"] == "ops"
     code, out, err = finish(cli("--db", str(db), "suppliers", "list"), 60)
     assert code == 0 and not any(c in out for c in "\x1b\x07\x08\x00\u202e\u2066"), repr(out)
+    conn = sqlite3.connect(db)  # a row stored raw before this was fixed is still printed clean
+    conn.execute("update suppliers set owner = 'ops\x1b]0;pwned\x07\u202e'")
+    conn.commit()
+    conn.close()
+    code, out, err = finish(cli("--db", str(db), "suppliers", "list"), 60)
+    assert code == 0 and "ops]0;pwned" in out and not any(c in out for c in "\x1b\x07\u202e"), repr(out)
 
 
 
