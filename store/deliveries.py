@@ -122,10 +122,10 @@ class DeliveriesMixin:
                     return None, "already sent", "done"
                 if unconfirmed >= MAX_UNCONFIRMED:
                     return None, (f"not retried: handed to the server {unconfirmed} times without a reply, "
-                                  "so it probably arrived (--force sends it again)"), "given_up"
+                                  "so it probably arrived (a forced send sends it again)"), "given_up"
                 attempts = row["attempts"] or 0
                 if max_attempts and attempts >= max_attempts:
-                    return None, f"gave up after {attempts} attempts (--force tries again)", "given_up"
+                    return None, f"gave up after {attempts} attempts (a forced send tries again)", "given_up"
                 last = _parse(row["last_attempt"])
                 if backoff_s and last and attempts:
                     ready = last + timedelta(seconds=backoff_s * 2 ** (attempts - 1))
