@@ -50,6 +50,9 @@ def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
         "LOG_ENABLED": False,
         "LOG_INSTALL_ROOT_HANDLER": False,
         "TWISTED_DNS_RESOLVER": "supplywatch.crawlers.safety.PrivateAddressResolver",
+        # Scrapy's own, without the close race that logs an AlreadyCalledError traceback per source in big crawls.
+        "DOWNLOAD_HANDLERS": {"http": "supplywatch.crawlers.handlers.HTTPDownloadHandler",
+                              "https": "supplywatch.crawlers.handlers.HTTPDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {
             # Before robots.txt (100), so a refused host is not even asked for its robots.txt.
             "supplywatch.crawlers.safety.SafetyMiddleware": 50,

@@ -14,8 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
-from scrapy.resolver import CachingThreadedResolver
+from scrapy.resolver import CachingThreadedResolver, HostResolution
+from twisted.internet.address import IPv6Address
 from twisted.internet.error import DNSLookupError
+from twisted.internet.interfaces import IHostnameResolver
+from zope.interface import implementer
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -108,6 +111,17 @@ def declares_entities(text: str | bytes) -> bool:
     return bool(_DOCTYPE.search(text) and _ENTITY.search(text))
 
 
+# host -> why the resolver refused it, in this crawler process. Twisted's HostnameEndpoint turns an error
+# from the resolver into its own "no results for hostname lookup", so the crawl's failure message looks here.
+REFUSED_AT_CONNECT: dict[str, str] = {}
+
+
+def refusal_at_connect(host: str | None) -> str | None:
+    """Why the connect-time resolver refused ``host`` (a name that passed the first check, then resolved to
+    a refused address: DNS rebinding), or None."""
+    return REFUSED_AT_CONNECT.get((host or "").lower())
+
+
 class PrivateAddressResolver(CachingThreadedResolver):
     """Scrapy's caching resolver, refusing names that resolve to refused addresses.
 
@@ -123,16 +137,52 @@ class PrivateAddressResolver(CachingThreadedResolver):
         resolver.allowlist = Allowlist(crawler.settings.getlist("SUPPLYWATCH_PRIVATE_ALLOWLIST"))
         return resolver
 
+    def install_on_reactor(self) -> None:
+        super().install_on_reactor()
+        # Twisted wraps this (IPv4-only, gethostbyname) resolver so that every address it yields is IPv4:
+        # an IPv6 literal ("[::1]", "[2001:db8::1]") could never be connected to. Literals bypass it.
+        self.reactor.installNameResolver(_IPv6Literals(self.reactor.nameResolver, self.allowlist))
+
     def getHostByName(self, name: str, timeout: Any = ()) -> Any:  # noqa: N802 (Twisted's name)
         d = super().getHostByName(name, timeout)
 
         def _check(address: str) -> str:
             problem = check_ip(address, self.allowlist, name)
             if problem:
+                if len(REFUSED_AT_CONNECT) < 10_000:
+                    REFUSED_AT_CONNECT[name.lower()] = f"{problem}; it resolved to a public address a moment before " \
+                                                       "(DNS rebinding?)"
                 raise DNSLookupError(problem)
             return address
 
         return d.addCallback(_check)
+
+
+@implementer(IHostnameResolver)
+class _IPv6Literals:
+    """Name resolution where an IPv6 literal resolves to itself (checked again); everything else as before."""
+
+    def __init__(self, inner: Any, allowlist: Allowlist):
+        self.inner = inner
+        self.allowlist = allowlist
+
+    def resolveHostName(self, receiver: Any, hostName: str, portNumber: int = 0,  # noqa: N802, N803 (Twisted's)
+                        addressTypes: Any = None, transportSemantics: str = "TCP") -> Any:  # noqa: N803
+        host = hostName.strip("[]")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if ip is None or ip.version != 6:
+            return self.inner.resolveHostName(receiver, hostName, portNumber, addressTypes, transportSemantics)
+        receiver.resolutionBegan(HostResolution(hostName))
+        problem = check_ip(host, self.allowlist, host)
+        if problem:
+            REFUSED_AT_CONNECT[host.lower()] = problem
+        else:
+            receiver.addressResolved(IPv6Address("TCP", host, portNumber))
+        receiver.resolutionComplete()
+        return receiver
 
 
 class SafetyMiddleware:

@@ -23,6 +23,7 @@ from . import dates
 from .csaf import CsafFormatError, parse_csaf, parse_rolie
 from .feeds import Entry, parse_feed
 from .middlewares import retry_after_seconds
+from .safety import refusal_at_connect
 from .urls import canonical_url, is_http_url
 from .workers import PageLost, PagePool, advisory_page, extract_page
 
@@ -67,6 +68,10 @@ def describe_failure(failure: Failure, now: str) -> tuple[str, int | None, str, 
     if isinstance(exc, DNSLookupError) or type(exc).__name__ == "CannotResolveHostError":
         if "refused:" in message:
             return models.REFUSED, None, message[message.index("refused:"):].rstrip("."), None
+        request = getattr(failure, "request", None)
+        refused = refusal_at_connect(urlsplit(request.url).hostname if request is not None else None)
+        if refused:  # the connect-time resolver refused it; Twisted only says "no results"
+            return models.REFUSED, None, refused, None
         # Twisted's own text already starts "DNS lookup failed: "; say it once, and name the host.
         while message.lower().startswith("dns lookup failed:"):
             message = message[len("dns lookup failed:"):].strip()
@@ -201,7 +206,7 @@ class FeedSpider(SourceSpider):
             return
         ctype = response.headers.get("Content-Type", b"").decode("latin-1")
         # In the pool: a 100,000-entry feed takes feedparser a minute, which must not stall the reactor.
-        result = await self.pool.run(parse_feed, response.body, response.url, ctype, _charset(response),
+        result = await self.pool.run_or_inline(parse_feed, response.body, response.url, ctype, _charset(response),
                                      now=self.now, cap=self.options["max_entries_per_source"])
         self.warnings.extend(result.warnings[:MAX_WARNINGS])
         if result.not_a_feed:
@@ -312,8 +317,13 @@ class AdvisorySpider(SourceSpider):
                                      errback=self.page_failed, cb_kwargs={"page": page + 1})
 
     async def parse_advisory(self, response: Any):  # noqa: ANN201
-        adv = await self.pool.run(advisory_page, response.body, _charset(response), response.url,
-                                  self.source.get("vendor", ""))
+        try:
+            adv = await self.pool.run(advisory_page, response.body, _charset(response), response.url,
+                                      self.source.get("vendor", ""))
+        except PageLost as exc:  # this page's worker died: this advisory only is lost, the source goes on
+            self.failed_pages += 1
+            self.warn(f"page {response.url}: {exc}")
+            return
         flags: list[str] = []
         published = dates.clamp(dates.parse_iso(adv.published), self.now, flags)
         yield Document(

@@ -80,6 +80,16 @@ class PagePool:
                     raise PageLost("the extraction worker died (killed or out of memory)") from None
         return fn(*args, **kwargs)
 
+    async def run_or_inline(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`run`, but when the worker died (the machine ran out of memory, someone killed it) the
+        call is made again here, in the crawler process: for a source's own document (a feed, capped by
+        max_bytes and max_entries_per_source), which must not turn a busy machine into a parse_error."""
+        try:
+            return await self.run(fn, *args, **kwargs)
+        except PageLost:
+            log.warning("an extraction worker died during %s: done again in the crawler process", fn.__name__)
+            return fn(*args, **kwargs)
+
     def _drop_pool(self) -> None:
         if self._pool is not None:
             log.warning("an extraction worker died: the rest of this crawl extracts in the crawler process")

@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+# C0/C1 controls and bidi overrides: a cell never moves the cursor, retitles the terminal or reorders text,
+# whatever a row stored before its text was cleaned.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, max_width: int = 60) -> str:
     """A left-aligned text table; ``columns`` is (key, heading). Long cells are cut with '…'."""
     def cell(value: Any) -> str:
         text = "" if value is None else str(value)
-        text = " ".join(text.split())
+        text = " ".join(_CONTROL.sub("", text).split())
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
     body = [[cell(row.get(key)) for key, _ in columns] for row in rows]

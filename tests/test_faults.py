@@ -205,6 +205,42 @@ def test_a_killed_extraction_worker_costs_a_page_not_the_round(tmp_path, slow_si
         assert store.count_documents() == 2 * ENTRIES  # a lost page keeps its entry with the feed's text
 
 
+
+def _die_in_a_worker(parent: int, what: str) -> str:
+    """SIGKILL the process running this, when it is a worker (as the OOM killer would); return ``what`` otherwise."""
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return what
+
+
+def test_a_worker_killed_under_a_source_document_is_parsed_again_not_a_parse_error():
+    """The demo's parse_error under memory pressure: the worker parsing a feed died, and the feed was lost."""
+    import asyncio
+
+    from supplywatch.crawlers.workers import PageLost, PagePool
+
+    async def scenario() -> tuple[str, str, str]:
+        pool = PagePool(2)
+        try:
+            with pytest.raises(PageLost):  # an article page: that page only is lost
+                await pool.run(_die_in_a_worker, os.getpid(), "page")
+            pool2 = PagePool(2)
+            try:
+                feed_result = await pool2.run_or_inline(_die_in_a_worker, os.getpid(), "feed")  # parsed again, here
+                after = await pool2.run(_die_in_a_worker, os.getpid(), "later")  # the rest runs in this process
+            finally:
+                pool2.close()
+            return "lost", feed_result, after
+        finally:
+            pool.close()
+
+    signal.alarm(60)  # a hang fails the test
+    try:
+        assert asyncio.run(scenario()) == ("lost", "feed", "later")
+    finally:
+        signal.alarm(0)
+
+
 # -- 2. storage failure is a failure ------------------------------------------------------------------
 
 
@@ -295,6 +331,51 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(tmp_pat
                         ).fetchone()[0] == 0
 
 
+
+CLUSTERER = """
+import hashlib, sys
+import numpy as np
+from supplywatch.classifiers.clustering import cluster_archive
+from supplywatch.store import Store
+
+class Encoder:  # a stand-in for the model: the same title gives the same unit vector
+    name, dim = "stub", 16
+    def encode(self, texts):
+        out = []
+        for t in texts:
+            v = np.frombuffer(hashlib.sha256(t.split(".")[0].encode()).digest()[:16], dtype=np.uint8).astype(np.float32)
+            out.append(v / np.linalg.norm(v))
+        return np.stack(out)
+
+with Store.open(sys.argv[1]) as store:
+    print(cluster_archive(store, Encoder(), window_days=3.0, batch=4).documents)
+"""
+
+
+def test_two_cluster_processes_both_finish_and_leave_no_document_without_a_story(tmp_path):
+    from supplywatch.store import Document, FetchOutcome
+
+    db = tmp_path / "sw.db"
+    with Store.open(db) as store:
+        store.sync_sources([{"name": "s", "kind": "feed", "url": "http://example.com/feed"}])
+        store.save_fetch([Document("s", f"Story {i % 40}. Part {i}", f"Text {i}", url=f"http://example.com/{i}",
+                                   guid=str(i), published=f"2021-01-{1 + i % 28:02d}T00:00:00Z") for i in range(240)],
+                         FetchOutcome("s", "ok", "2021-01-01T00:00:00Z", "2021-01-01T00:00:00Z"))
+    procs = [started(subprocess.Popen([sys.executable, "-c", CLUSTERER, str(db)], cwd=ROOT, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)) for _ in range(2)]
+    done = []
+    for p in procs:
+        code, out, err = finish(p, 180)
+        assert code == 0 and "locked" not in err and "Traceback" not in err, err
+        done.append(int(out))
+    assert sum(done) >= 240  # between them every document was clustered (some maybe by both, in turn)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from documents where id not in (select document_id from story_documents)"
+                        ).fetchone()[0] == 0
+    assert conn.execute("select count(*) from story_documents").fetchone()[0] == 240  # one story per document
+    conn.close()
+
+
 # -- 6. hostile configuration is a one-line error, never a traceback or a hang ------------------------------
 
 
@@ -353,6 +434,37 @@ def test_control_characters_in_supplier_names_are_not_stored_or_printed(tmp_path
     assert rows[0]["aliases"] == ["Evilco"] and rows[0]["tier"] == "1[31m" and rows[0]["owner"] == "ops"
     code, out, err = finish(cli("--db", str(db), "suppliers", "list"), 60)
     assert code == 0 and not any(c in out for c in "\x1b\x07\x08\x00\u202e\u2066"), repr(out)
+    conn = sqlite3.connect(db)  # a row stored raw before this was fixed is still printed clean
+    conn.execute("update suppliers set owner = 'ops\x1b]0;pwned\x07\u202e'")
+    conn.commit()
+    conn.close()
+    code, out, err = finish(cli("--db", str(db), "suppliers", "list"), 60)
+    assert code == 0 and "ops]0;pwned" in out and not any(c in out for c in "\x1b\x07\u202e"), repr(out)
+
+
+
+class _BacklogServer(LocalServer):
+    request_queue_size = 2048  # a thousand crawlers connect at once; the default backlog (5) drops their SYNs
+
+
+def test_a_crawl_of_a_thousand_sources_prints_no_twisted_traceback(tmp_path):
+    n = 1000
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    with _BacklogServer() as srv:
+        for i in range(n):
+            srv.routes[f"/f{i}.xml"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, body)
+        sources = [{"name": f"s{i}", "kind": "feed", "url": f"{srv.base}/f{i}.xml"} for i in range(n)]
+        sources += [{"name": f"closed{i}", "kind": "feed", "url": f"http://127.0.0.1:9/f{i}.xml"} for i in range(50)]
+        cfg = write_config(tmp_path / "supplywatch.toml", sources, obey_robots=False, autothrottle=False, retries=0,
+                           timeout=60.0)
+        code, out, err = finish(cli("--config", str(cfg), "--db", str(tmp_path / "sw.db"), "crawl", "--json"), 420)
+    assert "Traceback" not in err and "AlreadyCalledError" not in err, err[:3000]
+    import json
+
+    statuses = {r["source"]: r["status"] for r in json.loads(out)}
+    assert len(statuses) == n + 50 and code == 0
+    assert {statuses[f"closed{i}"] for i in range(50)} == {"network_error"}
+    assert sum(statuses[f"s{i}"] == "ok" for i in range(n)) >= 0.95 * n, statuses
 
 
 # -- 7. the archive's limits are real ---------------------------------------------------------------------
@@ -458,3 +570,72 @@ def test_a_redirect_to_another_scheme_and_a_dns_failure_say_so(crawl, server):
     assert "redirects to a ftp: URL (ftp://files.example/feed.xml)" in reports["ftp"]["error"]
     error = reports["nodns"]["error"]
     assert error.count("DNS lookup failed") == 1 and "no-such-host.invalid" in error, error
+
+
+def test_dns_rebinding_at_connect_time_says_refused(crawl, server, monkeypatch):
+    """The name resolves to a public address for the first check, then to loopback when Twisted connects."""
+    import socket
+
+    real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def gethostbyname(host: str) -> str:  # what Twisted's threaded resolver calls
+        return "127.0.0.1" if host == "rebind.test" else real_gethostbyname(host)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "gethostbyname", gethostbyname)
+    server.routes["/feed.xml"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, b"<rss/>")
+    port = server.server_address[1]
+    reports = crawl([{"name": "rebind", "kind": "feed", "url": f"http://rebind.test:{port}/feed.xml"}],
+                    private_allowlist=[], retries=0, obey_robots=False)
+    assert server.hits == []  # nothing fetched from loopback
+    report = reports["rebind"]
+    assert report["status"] == "refused", report
+    assert report["error"].startswith("refused: rebind.test resolves to 127.0.0.1") and "rebinding" in report["error"]
+    assert "DNS lookup failed" not in report["error"]
+
+
+class _V6Server(LocalServer):
+    address_family = __import__("socket").AF_INET6
+
+    def __init__(self) -> None:
+        from http.server import ThreadingHTTPServer
+
+        from supplywatch.localsite import Handler
+
+        ThreadingHTTPServer.__init__(self, ("::1", 0), Handler)
+        self.root, self.routes, self.hits, self._thread = None, {}, [], None
+
+    @property
+    def base(self) -> str:
+        return f"http://[::1]:{self.server_address[1]}"
+
+
+def _v6_site() -> _V6Server:
+    try:
+        srv = _V6Server()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    srv.routes["/feed.xml"] = lambda h: (200, {"Content-Type": "application/rss+xml"}, feed(srv.base, "v6"))
+    for i in range(ENTRIES):
+        srv.routes[f"/v6/{i}.html"] = lambda h, i=i: (200, {"Content-Type": "text/html; charset=utf-8"}, article(i))
+    return srv
+
+
+def test_ipv6_literal_sources_are_refused_when_not_allowed(crawl):
+    with _v6_site() as srv:
+        refused = crawl([{"name": "v6", "kind": "feed", "url": f"{srv.base}/feed.xml"}], private_allowlist=[], retries=0,
+                        obey_robots=False)["v6"]
+        assert refused["status"] == "refused" and "::1" in refused["error"] and srv.hits == [], refused
+
+
+def test_ipv6_literal_sources_work_when_allowed(crawl):
+    with _v6_site() as srv:
+        allowed = crawl([{"name": "v6", "kind": "feed", "url": f"{srv.base}/feed.xml"}], private_allowlist=["::1"],
+                        retries=0, obey_robots=False)["v6"]
+        assert allowed["status"] == "ok" and allowed["new"] == ENTRIES, allowed
+        assert {d["text_source"] for d in crawl.documents("v6")} == {"page"}  # the pages came over IPv6 too
