@@ -37,7 +37,7 @@ class CachedEncoder:
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.table}.items())
         if todo:
             if self._enc is None:
-                from classifiers.encoder import Encoder
+                from supplywatch.classifiers.encoder import Encoder
                 self._enc = Encoder(self.model_path)
             vecs = self._enc.encode([t for _, t in todo])
             for (k, _), v in zip(todo, vecs):

@@ -22,7 +22,7 @@ def _sig(z):
 
 def prototype_features(feats, y):
     """The shipped head's 9 features with its prototypes (train.fit logic), own prototypes masked."""
-    from classifiers.model import headline_features
+    from supplywatch.classifiers.model import headline_features
     pos_rows, neg_rows, po, no = [], [], [], []
     for i, f in enumerate(feats):
         sel = np.where(f.cues[:, 0] > 0)[0]
@@ -97,7 +97,7 @@ class SentenceDesign:
                                  cue_scale=self.cue_scale, sample_weight=np.concatenate(W))
 
     def fit(self, rows, feats):
-        from classifiers.train import _fit_lr
+        from supplywatch.classifiers.train import _fit_lr
         y = np.array([HEADLINE in (r.get("labels") or []) for r in rows], int)
         sm = self._sentence_model(feats, y)
         X = np.array([doc_features(f.units, self.emb(f), sm, self.cues(f))[0] for f in feats])
@@ -117,7 +117,7 @@ class _SentModel:
         self.pos, self.neg = pos, neg
 
     def score(self, f) -> float:
-        from classifiers.model import headline_features
+        from supplywatch.classifiers.model import headline_features
         c = self.d.cues(f)
         x, _ = doc_features(f.units, self.d.emb(f), self.sm, c)
         if self.d.with_proto:

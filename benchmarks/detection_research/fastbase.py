@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifiers.model import K, _sigmoid
+from supplywatch.classifiers.model import K, _sigmoid
 
 HEADLINE = "supply_chain_cert_compromise"
 
@@ -74,7 +74,7 @@ class FastBaseline:
         return X, (lambda f: self._features(self.index[id(f)], Sp, Sn))
 
     def fit(self, rows, feats):
-        from classifiers.train import _fit_lr
+        from supplywatch.classifiers.train import _fit_lr
         assert self.ready, "call prepare(all rows, all feats) first"
         idx = np.array([self.index[id(f)] for f in feats])
         train = np.zeros(len(self.feats), bool)

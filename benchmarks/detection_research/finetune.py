@@ -26,7 +26,7 @@ CLASSES = ("legit_party_compromise", "attacker_obtained", "validation_flaw", "ne
 def _base():
     import torch
     from transformers import AutoModel, AutoTokenizer
-    from classifiers.encoder import packaged_model_path
+    from supplywatch.classifiers.encoder import packaged_model_path
     torch.set_num_threads(2)
     p = str(packaged_model_path())
     return AutoTokenizer.from_pretrained(p, local_files_only=True), AutoModel.from_pretrained(p, local_files_only=True)

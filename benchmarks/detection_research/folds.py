@@ -66,7 +66,7 @@ class BaselineDesign:
 
     def fit(self, rows, feats):
         # Topic heads are the same for every headline design: measured once by topics.py, not here.
-        import classifiers.train as T
+        import supplywatch.classifiers.train as T
         saved, T.CATEGORIES = T.CATEGORIES, ()
         try:
             head = T.fit(rows, lambda docs: feats, sources={}, encoder_name="all-MiniLM-L6-v2")
@@ -93,7 +93,7 @@ class Scored:
 
 def replay(scored: list[Scored], memory: bool) -> list[bool]:
     """Flags in publication order, optionally through the production incident memory."""
-    from classifiers.memory import IncidentMemory
+    from supplywatch.classifiers.memory import IncidentMemory
     order = sorted(range(len(scored)), key=lambda i: str(scored[i].row.get("published") or ""))
     mem = IncidentMemory() if memory else None
     flags = [False] * len(scored)
@@ -164,7 +164,7 @@ def report(scored: list[Scored]) -> dict[str, Any]:
 
 
 def keyword_baseline(rows) -> dict:
-    from classifiers.lexical import keyword_rule
+    from supplywatch.classifiers.lexical import keyword_rule
     return prf([keyword_rule(r.get("title") or "", r.get("text") or "") for r in rows], [is_pos(r) for r in rows])
 
 
@@ -179,7 +179,7 @@ def per_incident(scored: list[Scored], memory: bool = True) -> dict[str, str]:
 
 def make_featurize(encoder=None):
     """Featurizer over the cached encoder, memoised per document object."""
-    from classifiers.features import Featurizer
+    from supplywatch.classifiers.features import Featurizer
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from cache import CachedEncoder
     fz = Featurizer(encoder or CachedEncoder())
@@ -216,7 +216,7 @@ def line(name: str, res: dict) -> str:
 
 if __name__ == "__main__":
     import argparse
-    import classifiers
+    import supplywatch.classifiers as classifiers
     ap = argparse.ArgumentParser()
     ap.add_argument("--design", default="baseline", help="comma-separated design names")
     ap.add_argument("--final", action="store_true", help="include the held-out incidents (final reading)")

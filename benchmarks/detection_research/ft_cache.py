@@ -3,8 +3,8 @@ Usage: python ft_cache.py DELTA.pt OUT.npz"""
 import csv, json, sys, time
 import numpy as np
 sys.path.insert(0, "/work/exp10")
-from classifiers import examples
-from classifiers.passages import document_units
+from supplywatch.classifiers import examples
+from supplywatch.classifiers.passages import document_units
 from cache import unit_key
 from sentence_head import ownership_cues
 import finetune

@@ -2,7 +2,7 @@
 flags when fitted on project examples + dev (tuning rows). Usage: python news_flags.py design[,design...] [--final]"""
 import csv, json, sys
 sys.path.insert(0, "/work/exp10")
-import classifiers
+import supplywatch.classifiers as classifiers
 from folds import HELD_OUT, get_design, load_dev, make_featurize
 
 NEWS = "/work/shared/corpus/news-metadata/cybersecurity-news-en-title-3000.csv"

@@ -33,7 +33,7 @@ FEATURES = {
 
 
 def year_folds(dev, examples, featurize, feature="lead8", C=4.0):
-    from classifiers.train import _fit_lr
+    from supplywatch.classifiers.train import _fit_lr
     allrows = examples + dev
     X = np.array([FEATURES[feature](f) for f in featurize(allrows)])
     nex = len(examples)
@@ -72,7 +72,7 @@ def agreement(dev, featurize, sim=0.9):
 
 if __name__ == "__main__":
     import json
-    import classifiers
+    import supplywatch.classifiers as classifiers
     from folds import load_dev, make_featurize
     dev, ex, fz = load_dev(()), classifiers.examples(), make_featurize()
     res = {"agreement": agreement(dev, fz)[0]}
