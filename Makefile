@@ -26,8 +26,8 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "make browser: NOTICE: installing Debian's chromium and chromium-driver with apt-get, as root:"; \
 		echo "  about 380 MB on disk, for the browser tests only (tests/test_browser.py, tests/test_serve.py -m browser)."; \
-		echo "  To skip it: interrupt now (Ctrl-C within 10 s) and run .venv/bin/pytest -m 'not browser'."; \
-		sleep 10; \
+		echo "  To skip it: interrupt now (Ctrl-C within 10 s at a terminal) and run .venv/bin/pytest -m 'not browser'."; \
+		if [ -t 0 ]; then sleep 10; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else \
 		echo "make browser: chromium or chromedriver is missing and we are not root; install them with"; \
