@@ -64,7 +64,8 @@ def cluster_archive(store: Any, encoder: Any, *, window_days: float, rebuild: bo
                       kind=m["kind"])
         decisions = decide(docs, np.stack([vectors[d["id"]] for d in docs]), index)
         # A story first made in this batch is "new:<document id>" until the store gives it its id.
-        store.assign_stories([(d.document_id, d.story, d.similarity, d.reason) for d in decisions])
+        # new_only: another `cluster` or `run` may have stored some of these documents since they were read.
+        store.assign_stories([(d.document_id, d.story, d.similarity, d.reason) for d in decisions], new_only=True)
         made = sum(d.story is None for d in decisions)
         result.documents += len(decisions)
         result.new_stories += made

@@ -63,11 +63,16 @@ class StoriesMixin:
         """
         return self.assign_stories([(document_id, story_id, similarity, reason)])[0]
 
-    def assign_stories(self, assignments: Iterable[tuple[int, int | str | None, float, str]]) -> list[int]:
+    def assign_stories(self, assignments: Iterable[tuple[int, int | str | None, float, str]], *,
+                       new_only: bool = False) -> list[int]:
         """Many :meth:`assign_story` calls in one transaction; returns the story id of each.
 
         A story id may also be ``"new:<document id>"``: the story that an earlier assignment of this
         call made for that document (clustering names the stories of a batch before they are stored).
+
+        ``new_only`` (clustering): the decisions were made from a snapshot that another process may have
+        changed since, so a document that already has a story keeps it, and one whose chosen story is gone
+        (emptied and dropped meanwhile) starts its own instead of failing the whole batch.
         """
         now = utcnow()
         out: list[int] = []
@@ -75,7 +80,7 @@ class StoriesMixin:
         made: dict[str, int] = {}
         with self._guard(), self._atomic():
             for document_id, key, similarity, reason in assignments:
-                story_id = made[key] if isinstance(key, str) else key
+                story_id = made.get(key) if isinstance(key, str) else key
                 if reason not in REASONS:
                     raise InputError(f"unknown story reason {reason!r} (one of: {', '.join(REASONS)})")
                 doc = self.db.execute("select title, coalesce(published, fetched_at) from documents where id = ?",
@@ -84,6 +89,13 @@ class StoriesMixin:
                     raise InputError(f"no document with id {document_id}")
                 old = self.db.execute("select story_id from story_documents where document_id = ?",
                                       [document_id]).fetchone()
+                if new_only and old is not None:
+                    made[f"new:{document_id}"] = old[0]  # clustered by another process meanwhile: leave it there
+                    out.append(old[0])
+                    continue
+                if new_only and story_id is not None and self.db.execute(
+                        "select 1 from stories where id = ?", [story_id]).fetchone() is None:
+                    story_id, similarity, reason = None, 1.0, "first"
                 if story_id is None:
                     story_id = self.db["stories"].insert(
                         {"title": doc[0], "first_published": doc[1], "last_published": doc[1], "documents": 0,

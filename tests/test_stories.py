@@ -123,6 +123,25 @@ def test_store_refuses_unknown_documents_stories_and_reasons_without_writing(tmp
         assert b not in store.story_ids([a, b]) and store.db["stories"].count == 1
 
 
+def test_clustering_from_a_stale_snapshot_keeps_what_another_process_stored(tmp_path: Path):
+    # Two `cluster` processes read the same unclustered documents; whatever the other stored meanwhile wins,
+    # and a story it emptied and dropped is no reason to fail the batch (new_only, what clustering passes).
+    with Store.open(tmp_path / "s.db") as store:
+        a, b, c = _docs(store)
+        gone = store.assign_story(a)
+        theirs = store.assign_story(b)
+        store.assign_story(a, theirs, similarity=0.9, reason="embedding")  # `gone` emptied and dropped
+        assert store.story(gone) is None
+        with pytest.raises(InputError):  # without new_only a vanished story is an error, as before
+            store.assign_stories([(c, gone, 0.7, "embedding")])
+        ids = store.assign_stories([(b, None, 1.0, "first"), (c, gone, 0.7, "embedding"), (a, "new:b", 0.8, "title")],
+                                   new_only=True)
+        assert ids[0] == theirs and ids[2] == theirs  # b and a keep the story stored meanwhile
+        assert ids[1] not in (gone, theirs) and store.story(ids[1])["documents"] == 1  # c starts its own
+        assert store.story(ids[1])["members"][0]["reason"] == "first"
+        assert store.documents_without_story() == []
+
+
 def test_store_caches_vectors_per_model(tmp_path: Path):
     with Store.open(tmp_path / "s.db") as store:
         a, b, _ = _docs(store)
