@@ -23,15 +23,13 @@ imports it inside ``supplywatch serve`` only.
 from __future__ import annotations
 
 import errno
-import re
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
 from supplywatch.store import InputError, StorageError, Store, vocabulary
 from supplywatch.store import exports as sql
-from supplywatch.store.core import readonly_uri
+from supplywatch.store.guarded import guarded_connection
 
 DB_NAME = "archive"
 BROWSE = "browse"  # the canned query for people: /archive/browse?search=words
@@ -46,75 +44,6 @@ SETTINGS = {
 
 # The largest string or blob one SQL value may be: 4x the largest page a crawl keeps (max_bytes, 16 MiB).
 # Building that much takes a few hundred ms, within the time limit; zeroblob(400 MB) is refused.
-MAX_VALUE_BYTES = 64 * 1024 * 1024
-PRINTF_MAX_PAD = 1_000_000  # characters of width or padding precision in one printf conversion
-_CONVERSION = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])")
-REFUSED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit"})
-
-
-def _authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
-    import sqlite3
-
-    if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() in REFUSED_FUNCTIONS:
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
-
-
-class PrintfRefused(ValueError):
-    """A printf conversion asked for more padding than PRINTF_MAX_PAD."""
-
-
-def _quiet_refusals(hook: Any) -> Any:
-    """sys.unraisablehook, minus the printf refusals (Datasette turns on sqlite3's callback tracebacks)."""
-
-    def unraisable(info: Any) -> None:
-        if not isinstance(info.exc_value, PrintfRefused):
-            hook(info)
-
-    return unraisable
-
-
-def _check_printf(fmt: Any, args: tuple[Any, ...]) -> None:
-    """Raise ValueError when one conversion of ``fmt`` asks for more than PRINTF_MAX_PAD characters of padding."""
-    if not isinstance(fmt, str):
-        return
-    rest = list(args)
-    for width, precision, kind in _CONVERSION.findall(fmt):
-        if kind == "%":
-            continue
-        for spec, pads in ((width, True), (precision, kind not in "sqQwz")):
-            if spec == "*":
-                value = rest.pop(0) if rest else 0
-                spec = str(abs(value)) if isinstance(value, int) else "0"
-            if pads and spec and int(spec) > PRINTF_MAX_PAD:
-                raise PrintfRefused(f"printf: padding over {PRINTF_MAX_PAD} characters refused")
-        if rest:
-            rest.pop(0)
-
-
-def harden(conn: Any) -> Any:
-    """Cap one value's size and refuse the functions that reach outside the data, on one connection."""
-    import sqlite3
-
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-    side = sqlite3.connect(":memory:", check_same_thread=False)  # SQLite's own printf, behind the check
-    side.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-
-    def printf(*args: Any) -> Any:
-        if not args:
-            return None
-        _check_printf(args[0], args[1:])
-        return side.execute(f"select printf({', '.join('?' * len(args))})", args).fetchone()[0]
-
-    if not getattr(sys.unraisablehook, "supplywatch", False):
-        sys.unraisablehook = _quiet_refusals(sys.unraisablehook)
-        sys.unraisablehook.supplywatch = True  # type: ignore[attr-defined]
-    for name in ("printf", "format"):
-        conn.create_function(name, -1, printf, deterministic=True)
-    conn.set_authorizer(_authorizer)
-    return conn
-
-
 def metadata(tables: set[str]) -> dict[str, Any]:
     """Datasette metadata for a store with these tables (the supplier register's are optional)."""
     table_meta: dict[str, Any] = {
@@ -236,13 +165,11 @@ def build(path: str | Path) -> Any:
         on read-only media), each with a cap on one value's size and an authorizer."""
 
         def connect(self, write: bool = False) -> Any:
-            import sqlite3
-
             if write:
                 raise StorageError(f"{self.path}: the archive is served read-only")
-            conn = sqlite3.connect(readonly_uri(Path(self.path)), uri=True, check_same_thread=False)
+            conn = guarded_connection(Path(self.path))
             self._all_file_connections.append(conn)
-            return harden(conn)
+            return conn
 
         async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
             raise StorageError(f"{self.path}: the archive is served read-only")
