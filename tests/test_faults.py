@@ -13,7 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -244,18 +245,24 @@ def test_a_worker_killed_under_a_source_document_is_parsed_again_not_a_parse_err
 # -- 2. storage failure is a failure ------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A real 2 MiB tmpfs (root only), so writes fail with ENOSPC."""
-    mount = tmp_path / "fs"
+@contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` at ``mount`` (root only; the test skips elsewhere), unmounted afterwards."""
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                                            capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A real 2 MiB tmpfs (root only), so writes fail with ENOSPC."""
+    with tmpfs(tmp_path / "fs", "2m") as mount:
+        yield mount
 
 
 def test_a_full_disk_mid_crawl_exits_3_and_the_health_table_says_so(tmp_path, small_fs):
@@ -516,12 +523,7 @@ def readonly_media(tmp_path):
     """A real tmpfs (root only) holding a seeded WAL archive, then remounted read-only."""
     from tests.test_exports import seed
 
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "ro", "16m") as mount:
         db = mount / "archive.db"
         seed(db)
         conn = sqlite3.connect(db)
@@ -530,8 +532,6 @@ def readonly_media(tmp_path):
         assert not Path(f"{db}-shm").exists()  # closed cleanly: a reader on read-only media must create it
         assert subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True).returncode == 0
         yield db
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_wal_archive_on_read_only_media_opens_for_every_reading_command(tmp_path, readonly_media):
