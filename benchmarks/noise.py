@@ -50,6 +50,7 @@ SHARED = ROOT.parent / "shared"
 NEWS = SHARED / "corpus" / "news-metadata" / "cybersecurity-news-en-title-3000.csv"
 DEV = SHARED / "eval" / "dev.jsonl"
 BATCH = 64
+FEED_CHARS = 300  # body characters of a feed entry's summary (the feed items: 420 with the title)
 
 
 def _key(unit: str) -> bytes:
@@ -136,6 +137,40 @@ def quantiles(xs: list[float]) -> dict[str, float]:
     q = np.quantile(np.array(xs), [0.5, 0.9, 0.99, 1.0]) if xs else np.zeros(4)
     return {"median": round(float(q[0]), 3), "p90": round(float(q[1]), 3), "p99": round(float(q[2]), 3),
             "max": round(float(q[3]), 3)}
+
+
+def as_feed_entry(row: dict[str, Any], chars: int = FEED_CHARS) -> dict[str, Any]:
+    """The row as a feed entry would carry it: the title and the first whole body sentences up to ``chars``
+    (the 3,000 feed items average 420 characters with their titles). Whole units, so they are the same
+    sentences the full text has (and the cache has)."""
+    units = document_units(row.get("title") or "", row.get("text") or "", limit=MAX_UNITS)
+    lead: list[str] = []
+    for unit in units[1:]:
+        if lead and sum(map(len, lead)) + len(unit) > chars:
+            break
+        lead.append(unit)
+    return {**row, "text": " ".join(lead)}
+
+
+def feed_like(dev: list[dict[str, Any]], full: list[dict[str, Any]], head: Head, featurize: Featurizer,
+              thr: float) -> dict[str, Any]:
+    """The same dev articles seen as feed entries (title + lead), memory off: what a flag on a line of text is
+    worth against a flag on the full article, and the confidence each shows (tempered by
+    ``classifiers.calibration``)."""
+    short = label([as_feed_entry(r) for r in dev], head, featurize, False)
+    print("\nthe same dev articles as feed entries (title + lead, ~" f"{FEED_CHARS} chars), memory off, vs full text:")
+    result: dict[str, Any] = {}
+    for name, rows in (("full text", full), ("feed-like", short)):
+        flagged = [r for r in rows if r["flagged"]]
+        tp = sum(bool(r["labels"]) for r in flagged)
+        pos = sum(bool(r["labels"]) for r in rows)
+        raw_q, shown_q = quantiles([r["raw"] for r in flagged]), quantiles([r["score"] for r in flagged])
+        prec = round(tp / len(flagged), 3) if flagged else None
+        print(f"  {name:10s} flagged {len(flagged)}: {tp} positives, {len(flagged) - tp} negatives; precision {prec}; "
+              f"recall {tp}/{pos}\n             raw scores of flags {raw_q}\n             shown (tempered) {shown_q}")
+        result[name] = {"flagged": len(flagged), "true": tp, "positives": pos, "precision": prec,
+                        "raw_of_flags": raw_q, "shown_of_flags": shown_q}
+    return result
 
 
 def cpu_model() -> str:
@@ -238,6 +273,7 @@ def main() -> int:
         print(f"  {name:32s} chars/doc {chars:6.0f}  {q}  raw >= thr {per_1000(sum(x >= thr for x in xs), len(xs))}"
               f"/1000")
         out.setdefault("distribution", {})[name] = {**q, "chars_per_doc": round(float(chars))}
+    out["feed_like_dev"] = feed_like(dev, ds, head, featurize, thr)
     print(f"\nunits encoded outside the cache: {enc.missed}; wall {time.monotonic() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", "utf-8")

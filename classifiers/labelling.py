@@ -12,6 +12,7 @@ from typing import Any
 
 from supplywatch.store import Label, utcnow, vocabulary
 
+from .calibration import temper
 from .features import MAX_UNITS
 from .guard import cap_headline, headline_guard, names_artefact, sentence_verdict
 from .memory import IncidentMemory
@@ -54,7 +55,8 @@ def _decide(doc: dict[str, Any], feats: Any, lab: Label, threshold: float, memor
     score = memory.lifted(doc, raw, threshold) if memory is not None else raw
     lifted = score > raw
     capped = cap_headline(score, units, threshold)
-    lab.score = capped
+    # What the reader sees is tempered by how much text there was; the decision below uses ``capped``.
+    lab.score = temper(capped, units, threshold)
     if capped < threshold:
         lab.reason = CAPPED if score >= threshold else ""
         return False

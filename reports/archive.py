@@ -55,12 +55,13 @@ def metadata(tables: set[str]) -> dict[str, Any]:
             "fts_pk": "id",
             "label_column": "title",
             "sort_desc": "published",
-            "facets": ["source", "kind", "vendor"],
+            "facets": ["source", "kind", "vendor", "text_source"],
             "columns": {
                 "source": "The configured source (feed) that carried it",
                 "kind": "article, advisory or csaf",
                 "published": "Publication time as the source states it, UTC",
-                "text_source": "Where the text came from: page, feed or csaf",
+                "text_source": "Where the text came from: page, feed (title and feed summary only: its labels rest on a line "
+                               "of text, and it is labelled again when its page arrives) or csaf",
                 "flags": "Survivable oddities seen while storing it (JSON list)",
             },
         },
@@ -87,7 +88,8 @@ def metadata(tables: set[str]) -> dict[str, Any]:
         BROWSE: {
             "title": "Documents: search and read",
             "description": "Every document as a reader wants it: title, source, day, flagged labels with their scores, "
-                           "a snippet and its story. Type words to search titles and text: the best match comes "
+                           "what they rest on (text_seen: 'feed summary only' when only a feed's title and summary "
+                           "were seen), a snippet and its story. Type words to search titles and text: the best match comes "
                            "first (title hits weigh most), matches in [brackets]; leave it empty for the newest "
                            "first. The raw table is documents.",
             "sql": sql.BROWSE_DOCUMENTS,
@@ -97,7 +99,7 @@ def metadata(tables: set[str]) -> dict[str, Any]:
         "cert_compromises_30_days": {
             "title": "Supply-chain certificate compromises, last 30 days",
             "description": f"Documents flagged {vocabulary.headline()} published in the last 30 days, newest first, "
-                           "with score and evidence.",
+                           "with score, evidence and what the label rests on (text_seen).",
             "sql": sql.CERT_COMPROMISES_30_DAYS,
         },
         "documents_by_month": {

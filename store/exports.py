@@ -20,13 +20,18 @@ SUPPLIER_TABLES = ("suppliers", "supplier_matches")
 
 # -- canned queries of the browser archive (parameters are Datasette's :name) --------------------
 
+# What a label rests on (issue 16): a feed entry's title and summary only, the page, or a CSAF advisory. Shown
+# beside every label in the archive so a reader knows when a score rests on a line of text.
+TEXT_SEEN = ("case d.text_source when 'feed' then 'feed summary only' when 'csaf' then 'CSAF advisory' "
+             "else 'full page' end")
+
 CERT_COMPROMISES_30_DAYS = """
-select d.id, d.published, d.title, d.source, d.vendor, d.url, l.score, l.evidence
+select d.id, d.published, d.title, d.source, d.vendor, d.url, l.score, l.evidence, {text_seen} as text_seen
 from labels l join documents d on d.id = l.document_id
 where l.label = '{headline}' and l.flagged = 1
   and coalesce(d.published, d.fetched_at) >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
 order by coalesce(d.published, d.fetched_at) desc, d.id desc
-""".strip().format(headline=vocabulary.headline())  # a registry name: [a-z0-9_], never user text
+""".strip().format(headline=vocabulary.headline(), text_seen=TEXT_SEEN)  # a registry name: [a-z0-9_], never user text
 
 # The documents for people (issue 11): title first, then source, day, the flagged labels with their scores, a
 # snippet (the match in [brackets] when searching, else the text's start) and the story; best match first when
@@ -44,6 +49,7 @@ with picked as (
 select d.title, d.source, substr(coalesce(d.published, d.fetched_at), 1, 10) as day,
        (select group_concat(label || ' ' || printf('%.2f', score), ', ')
         from (select label, score from labels where document_id = d.id and flagged = 1 order by score desc)) as labels,
+       {text_seen} as text_seen,
        coalesce(p.snippet, substr(d.text, 1, 240) || case when length(d.text) > 240 then ' …' else '' end) as snippet,
        s.title as story, d.url, d.id
 from picked p
@@ -52,7 +58,7 @@ left join story_documents sd on sd.document_id = d.id
 left join stories s on s.id = sd.story_id
 order by p.relevance, coalesce(d.published, d.fetched_at) desc, d.id desc
 limit 200
-""".strip().format(weights=WEIGHTS)
+""".strip().format(weights=WEIGHTS, text_seen=TEXT_SEEN)
 
 # Views are schema and schema changes are migrations, so "documents by month" is a canned query.
 DOCUMENTS_BY_MONTH = """

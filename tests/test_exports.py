@@ -45,7 +45,7 @@ def seed(db: str | Path, *, suppliers: bool = True) -> dict[str, int]:
                  url="https://wire.example/acme-cert", vendor="Acme", cves=["CVE-2024-12345"], published=recent),
         Document(source="psirt", guid="k2", title="Acme revokes its stolen signing certificate",
                  text="Acme revoked the certificate and re-signed its installers.", url="https://psirt.example/acme",
-                 vendor="Acme", published=later),
+                 vendor="Acme", published=later, text_source="feed"),  # its feed entry only (issue 16's marker)
         Document(source="wire", guid="evil", title=EVIL, text="A worm spreads through unpatched routers.",
                  url="javascript:window.__pwned=1", published="2021-01-12T10:00:00Z", vendor=HOSTILE),
         Document(source="wire", guid="plain", title="Quarterly results of a router maker",

@@ -70,7 +70,7 @@ def test_a_stated_compromise_is_flagged_with_the_guards_sentence_as_evidence():
     lab, flagged = headline_of({"title": "Quillmail certificate compromised",
                                 "text": "Quillmail said attackers stole the certificate its application uses to "
                                         "authenticate to tenants. | Severity | High (CVSS 8.1) |"})
-    assert flagged and lab.score == 0.99
+    assert flagged and ScoreHead.threshold < lab.score < 0.99  # two sentences: tempered (see below)
     assert lab.evidence.startswith("Quillmail said attackers stole the certificate")
     assert "compromise" in lab.reason
 
@@ -143,3 +143,19 @@ def test_a_feed_only_document_is_marked_and_relabelled_when_its_page_arrives(tmp
         classify_archive(store, StandInClassifier())
         assert store.db.execute("select flagged from labels where label = ?", [HEADLINE]).fetchone()[0] == 1
         assert store.search("incident")[0]["feed_only"] == 0
+
+
+def test_confidence_is_tempered_by_how_much_text_was_seen():
+    """A line of text at the same raw score shows less confidence than a full article, and stays flagged: the
+    calibration moves what a reader sees and the ranking, never the flag (that is the cap's and the guard's)."""
+    stated = "Attackers stole the code-signing certificate of Acme and signed malware with it."
+    body = " ".join(f"Paragraph {i} of the investigation describes how the intruders moved through the network."
+                    for i in range(20))
+    short = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.95}
+    full = {"title": "Acme's signing certificate stolen", "text": stated + " " + body, "score": 0.95}
+    below = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.45}
+    (s, sf), (f, ff), (b, bf) = [labels[0] for labels in label_documents([short, full, below], ScoreHead(), featurizer)]
+    assert sf and ff and not bf
+    assert f.score == 0.95  # a full article keeps the head's score
+    assert ScoreHead.threshold <= s.score < 0.7  # a title and one sentence: flagged, but not "95 %"
+    assert b.score == 0.45  # at or below the threshold nothing is tempered: no flag can appear or vanish here

@@ -110,13 +110,14 @@ def test_canned_queries_over_json(served: Served) -> None:
     status, rows = _get(f"{served.url}/cert_compromises_30_days.json?_shape=array")
     assert status == 200
     assert [r["id"] for r in rows] == [served.ids["k2"], served.ids["k"]]  # newest first; the 2021 one is too old
+    assert [r["text_seen"] for r in rows] == ["feed summary only", "full page"]
     status, rows = _get(f"{served.url}/stories_for_supplier.json?supplier=acme&_shape=array")
     assert status == 200 and [(r["story_id"], r["supplier"]) for r in rows] == [(served.ids["story:k"], "Acme Corp")]
     status, rows = _get(f"{served.url}/documents_by_month.json?_shape=array")
     assert status == 200 and sum(r["documents"] for r in rows) == 4
 
 
-BROWSE_COLUMNS = ["title", "source", "day", "labels", "snippet", "story", "url", "id"]
+BROWSE_COLUMNS = ["title", "source", "day", "labels", "text_seen", "snippet", "story", "url", "id"]
 
 
 def test_browse_view_for_people_best_match_first(served: Served) -> None:
@@ -132,6 +133,8 @@ def test_browse_view_for_people_best_match_first(served: Served) -> None:
     assert first["story"] == first["title"] and rows[0]["story"] == first["title"]  # k2 joined k's story
     assert first["snippet"].startswith("Attackers stole the code-signing certificate of Acme.")
     assert rows[3]["labels"] is None  # scored, not flagged: no label shown
+    # What each label rests on (issue 16): k2 came from its feed entry alone.
+    assert [r["text_seen"] for r in rows] == ["feed summary only", "full page", "full page", "full page"]
     status, raw = _get(f"{served.url}/documents.json?_shape=array")
     assert status == 200 and len(raw) == 4 and "canonical_url" in raw[0]
 
@@ -227,6 +230,7 @@ def test_browse_page_shows_title_first_and_best_match_first(served: Served, brow
     assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == [
         "Acme code-signing certificate stolen, malware signed with it", "Acme revokes its stolen signing certificate"]
     assert "supply_chain_cert_compromise 0.95, malware 0.71" in rows[0].text and "[signing]" in rows[0].text
+    assert "feed summary only" in rows[1].text and "feed summary only" not in rows[0].text
     assert "select" not in browser.find_element(By.TAG_NAME, "body").text.lower().split("documents: search")[0]
     _screenshot(browser, "archive.png", tmp_path)
 
