@@ -7,11 +7,12 @@ docs/architecture.md). Heavy libraries are imported by the output that needs the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supplywatch.store import DeliveryError, InputError, Store, SupplywatchError
+from supplywatch.store import DeliveryError, StorageError, Store
 
 OUTPUTS: dict[str, Callable[..., Any]] = {}
 
@@ -35,8 +36,9 @@ def write_atomically(out: str, data: str) -> None:
         tmp.write_text(data, "utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # under a plain file even the clean-up fails (ENOTDIR)
+            tmp.unlink(missing_ok=True)
+        raise StorageError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 @output("files")
@@ -66,7 +68,7 @@ def digest_files(store: Store, *, day: str, out: str | None = None, email: dict[
                     path.write_text(body, "utf-8")
                 paths.append(str(path))
         except OSError as exc:
-            raise SupplywatchError(f"{folder}: cannot write the digest: {exc.strerror or exc}") from None
+            raise StorageError(f"{folder}: cannot write the digest: {exc.strerror or exc}") from None
     return {"day": day, "html": rendered.html, "text": rendered.text, "paths": paths}
 
 

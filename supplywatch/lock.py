@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from supplywatch.store import BusyError, SupplywatchError
+from supplywatch.store import BusyError, StorageError
 
 
 def lock_path(db: str | Path) -> Path:
@@ -28,7 +28,8 @@ def exclusive(db: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise SupplywatchError(f"{path}: cannot create the run lock: {exc.strerror or exc}") from None
+        # A file beside the database that cannot be written is the storage's trouble (exit 3, as the README says).
+        raise StorageError(f"{path}: cannot create the run lock: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -38,3 +38,24 @@ def test_no_error_class_carries_its_own_exit_code():
 def test_the_store_never_names_command_line_options():
     option = re.compile(r"\"[^\"\n]*--[a-z][^\"\n]*\"")  # "--since" in a string literal; SQL comments are "-- "
     assert [f"{p.name}: {m}" for p in STORE.glob("*.py") for m in option.findall(p.read_text("utf-8"))] == []
+
+
+def test_a_file_that_cannot_be_written_exits_3_in_one_line(tmp_path):
+    """README, exit 3: "the database (or a file to write)". A digest folder, an export file and the run lock that
+    cannot be created are that, not a generic failure (1) or the user's input (2)."""
+    from click.testing import CliRunner
+
+    from supplywatch.cli import cli
+
+    db = str(tmp_path / "x.db")
+    assert CliRunner().invoke(cli, ["--db", db, "--config", str(tmp_path / "c.toml"), "init"]).exit_code == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # a path under a plain file cannot be created, even by root
+    for args in (["digest", "--out", str(blocker / "out")], ["feed", "--out", str(blocker / "alerts.xml")],
+                 ["stix", "--out", str(blocker / "bundle.json")]):
+        result = CliRunner().invoke(cli, ["--db", db, *args])
+        assert result.exit_code == 3, (args, result.output)
+        assert str(blocker) in result.output and "cannot write" in result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    result = CliRunner().invoke(cli, ["--db", str(blocker / "x.db"), "run", "--no-crawl"])
+    assert result.exit_code in (2, 3), result.output  # no configuration (2) may be checked before the lock (3)
