@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
@@ -70,15 +70,33 @@ class Group(click.Group):
             sys.exit(EXIT_CODES[InputError])
         return super().main(args, *rest, **kwargs)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # a bad option before the command (`supplywatch --bogus`)
+            _usage_error(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a command's unknown option, missing argument or bad choice
+            _usage_error(exc)
         except SupplywatchError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exit_code(exc))
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+
+
+def _usage_error(exc: click.UsageError) -> NoReturn:
+    """Click's usage errors as every other error: one line on stderr (the message and where help is), exit 2.
+
+    Click prints a usage block, a hint and the message over four lines; a cron mail or a log wants one."""
+    where = exc.ctx.command_path if exc.ctx is not None else "supplywatch"
+    click.echo(f"Error: {exc.format_message()} (see: {where} --help)", err=True)
+    sys.exit(EXIT_CODES[InputError])
 
 
 class Period(NamedTuple):

@@ -59,3 +59,20 @@ def test_a_file_that_cannot_be_written_exits_3_in_one_line(tmp_path):
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     result = CliRunner().invoke(cli, ["--db", str(blocker / "x.db"), "run", "--no-crawl"])
     assert result.exit_code in (2, 3), result.output  # no configuration (2) may be checked before the lock (3)
+
+
+def test_usage_errors_are_one_line_with_where_help_is():
+    """Click's own usage errors (unknown option or command, missing argument, bad value) read like every other
+    error: one line on stderr, exit 2, naming the help to read; stdout stays empty for pipes."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    for args, said in ((["digest", "--bogus"], "No such option '--bogus'"), (["search"], "Missing argument 'QUERY'"),
+                       (["nosuchcmd"], "No such command 'nosuchcmd'"), (["--bogus"], "No such option '--bogus'"),
+                       (["search", "x", "--limit", "abc"], "'abc' is not a valid integer")):
+        proc = subprocess.run([sys.executable, "-m", "supplywatch", *args], cwd=root, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+        assert said in proc.stderr and "--help" in proc.stderr, (args, proc.stderr)
