@@ -328,19 +328,17 @@ def gzip_bomb() -> bytes:
     return bomb
 
 
-def test_gzip_bomb_is_aborted_quickly(server, crawl, gzip_bomb):
+def test_gzip_bomb_is_aborted_while_decompressing(server, crawl, gzip_bomb):
+    # The error names the size cap hit while decompressing: aborted at 1 MiB of the 50, whatever the wall clock.
     server.routes["/bomb.xml"] = static(gzip_bomb, headers={"Content-Encoding": "gzip"})
     good = add_good_feed(server)
-    started = time.monotonic()
     reports = crawl([feed_source(server, "bomb", "/bomb.xml"), good], max_bytes=1 << 20, fetch_pages=False)
-    elapsed = time.monotonic() - started
 
     assert reports["bomb"]["status"] == "network_error", reports["bomb"]
     error = crawl.health("bomb")["last_error"]
     assert "DOWNLOAD_MAXSIZE" in error and "decompress" in error, error
     assert crawl.documents("bomb") == []
     assert crawl.health("bomb")["consecutive_failures"] == 1
-    assert elapsed < 10, f"gzip bomb took {elapsed:.1f}s"
     assert_good(crawl, reports)
 
 
@@ -460,17 +458,17 @@ def billion_laughs(levels: int = 9, prolog_extra: bytes = b"") -> bytes:
             b"<link>http://127.0.0.1:9/lol</link><guid>lol</guid></item></channel></rss>" % levels)
 
 
-def test_entity_expansion_is_refused_fast(server, crawl):
+def test_entity_expansion_is_refused_before_expanding(server, crawl):
+    # Refused on sight of the DOCTYPE's entities, never expanded (9 levels would be 3 GB): the error names them.
+    # No wall-clock bound here: on a loaded 2-core CI machine a timing assert only measures the neighbours.
     server.routes["/laughs.xml"] = static(billion_laughs())
     big = (b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "' + b"A" * 100_000 + b'">\n]>\n'
            b'<rss version="2.0"><channel><title>x</title><item><title>t</title><guid>big</guid><description>'
            + b"&big;" * 2000 + b"</description></item></channel></rss>")
     server.routes["/bigentity.xml"] = static(big)
     good = add_good_feed(server)
-    started = time.monotonic()
     reports = crawl([feed_source(server, "laughs", "/laughs.xml"), feed_source(server, "bigentity", "/bigentity.xml"),
                      good], fetch_pages=False)
-    elapsed = time.monotonic() - started
 
     for name in ("laughs", "bigentity"):
         assert reports[name]["status"] == "parse_error", reports[name]
@@ -478,7 +476,6 @@ def test_entity_expansion_is_refused_fast(server, crawl):
         assert "entities" in health["last_error"], health["last_error"]
         assert health["consecutive_failures"] == 1
         assert crawl.documents(name) == []
-    assert elapsed < 10
     assert_good(crawl, reports)
 
 

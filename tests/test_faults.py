@@ -504,10 +504,10 @@ def test_heavy_function_calls_and_fts3_tokenizer_are_refused_by_the_archive(tmp_
         for sql in ("select length(zeroblob(400000000))", "select length(printf('%.*c', 400000000, 'x'))",
                     "select length(format('%400000000d', 1))",
                     "select length(hex(zeroblob(40000000)))"):
-            status, body, took = _archive_get(server.url, sql)
-            # "string or blob too big"; printf's padding check is a Python function ("raised exception")
+            status, body, _ = _archive_get(server.url, sql)
+            # "string or blob too big"; printf's padding check is a Python function ("raised exception"). Either
+            # message says it was refused, not stopped by the 2 s limit ("took too long"): no timing assert needed.
             assert status == 400 and ("too big" in body["error"] or "raised exception" in body["error"]), (sql, body)
-            assert took < 2.0, (sql, took)  # refused at once, not after the 2 s limit
         status, body, _ = _archive_get(server.url, "select fts3_tokenizer('simple')")
         assert status == 400 and "not authorized" in body["error"], body
         status, body, _ = _archive_get(server.url, "select count(*), length(zeroblob(1000)), printf('%5.1f|%s', 2.25, "
