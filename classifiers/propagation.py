@@ -9,8 +9,9 @@ compromise matters to the party it reaches:
   Microsoft 365, your tenant). Our tenant and we are ends: nothing propagates beyond them.
 
 A document *seeds* the graph with each party it names as the compromised one: a registered supplier, or
-any party of a relation (its name, an alias, or a product of a relation to it), named in the title or
-lead (role ``subject``, :mod:`classifiers.suppliers`). From the seeds, at most two hops, breadth first,
+any party of a relation (its name, an alias, or a product of a relation to it), named in the title
+(``affected``) or the lead (``possibly affected``: role ``subject``, :mod:`classifiers.suppliers`); named
+further down, a party is only ``mentioned`` and seeds nothing. From the seeds, at most two hops, breadth first,
 each party once (so cycles terminate). Each party reached is labelled:
 
 - ``affected``: every relation on the path is confirmed (has a ``source``) and, at the first hop, the
@@ -20,7 +21,7 @@ each party once (so cycles terminate). Each party reached is labelled:
   named, versions not given on either side or unreadable, a range in use only overlapping;
 - not listed: a version in use known to lie outside every stated range.
 
-Registered suppliers the document names itself are ``affected`` (subject) or ``mentioned``. Missing data is
+A party reached from a "possibly affected" seed or party is at most "possibly affected". Missing data is
 never "safe": it is "possibly affected".
 """
 
@@ -38,6 +39,9 @@ ENDS = {"integrates_with", "we_use"}  # our tenant and ourselves: nothing propag
 MIN_PRODUCT_CHARS = 3  # shorter product names ("ui", "db") would seed half the news
 YOU = "you"
 AFFECTED, POSSIBLY, MENTIONED = "affected", "possibly affected", "mentioned"
+# A party named in the title is the story's compromised party; named in the lead (the first two sentences), it may
+# be ("Mimecast, whose certificate authenticates to Microsoft 365, said..."); further down it is only mentioned.
+SEED_STATUS = {"title": AFFECTED, "lead": POSSIBLY}
 
 
 def key(name: str) -> str:
@@ -110,34 +114,36 @@ class Graph:
         """The parties ``doc`` affects, given the register suppliers it names (``direct``), each as a
         supplier_impacts row (party_key, party, supplier_id, status, hops, path, edges)."""
         out: dict[str, dict[str, Any]] = {}
-        seeds: dict[str, str] = {}  # key -> the term that named it
+        seeds: dict[str, str] = {}  # key -> its status as the compromised party
         for m in direct:
             k = self.by_id.get(m.supplier_id)
             if k is None:
                 continue
             name = self.registered[k][1]
             out[k] = {"party_key": k, "party": name, "supplier_id": m.supplier_id, "hops": 0, "edges": [],
-                      "status": AFFECTED if m.role == "subject" else MENTIONED,
+                      "status": SEED_STATUS.get(m.field, MENTIONED),
                       "path": f"{name}: {'named' if m.role == 'subject' else 'mentioned'} in the {m.field} ({m.term})"}
-            if m.role == "subject" and k in self.down:
-                seeds[k] = m.term
+            if m.role == "subject":
+                seeds[k] = SEED_STATUS[m.field]
         if self.down:
             for m in self.matcher.match(doc):
                 k = self.nodes[m.supplier_id]
-                if m.role != "subject":
+                if m.role != "subject" or seeds.get(k) == AFFECTED:
                     continue
-                seeds.setdefault(k, m.term)
+                seeds[k] = SEED_STATUS[m.field]
                 if k in self.registered and out.get(k, {}).get("status") != AFFECTED:  # named by a relation's product
                     sid, name = self.registered[k]
                     out[k] = {"party_key": k, "party": name, "supplier_id": sid, "hops": 0, "edges": [],
-                              "status": AFFECTED, "path": f"{name}: named in the {m.field} ({m.term})"}
+                              "status": seeds[k], "path": f"{name}: named in the {m.field} ({m.term})"}
         if not seeds:
             return list(out.values())
         text = f"{doc.get('title') or ''}\n{doc.get('text') or doc.get('summary') or ''}"
         stated = stated_ranges(text)
         named = {key(term) for _s, _e, entries in self.matcher._words(normalize(text)) for _i, term in entries}
         visited = set(seeds)
-        frontier: list[tuple[str, list[dict[str, Any]], str, list[str]]] = [(k, [], AFFECTED, []) for k in seeds]
+        frontier: list[tuple[str, list[dict[str, Any]], str, list[str]]] = [
+            (k, [], status, [] if status == AFFECTED else ["named in the lead, not the title"])
+            for k, status in seeds.items()]
         for hop in range(1, MAX_HOPS + 1):
             following = []
             for node, edges, status, notes in frontier:

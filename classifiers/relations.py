@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from supplywatch.store import InputError, is_day
-
 from supplywatch.store.relations import RELATIONS
+
 COLUMNS = ["supplier", "relation", "target", "product", "versions", "source", "as_of"]
 REQUIRED = {"supplier", "relation", "target"}
 MAX_BYTES = 50 * 1024 * 1024
