@@ -122,7 +122,7 @@ class Graph:
             name = self.registered[k][1]
             out[k] = {"party_key": k, "party": name, "supplier_id": m.supplier_id, "hops": 0, "edges": [],
                       "status": SEED_STATUS.get(m.field, MENTIONED),
-                      "path": f"{name}: {'named' if m.role == 'subject' else 'mentioned'} in the {m.field} ({m.term})"}
+                      "path": _named(name, m)}
             if m.role == "subject":
                 seeds[k] = SEED_STATUS[m.field]
         if self.down:
@@ -134,7 +134,7 @@ class Graph:
                 if k in self.registered and out.get(k, {}).get("status") != AFFECTED:  # named by a relation's product
                     sid, name = self.registered[k]
                     out[k] = {"party_key": k, "party": name, "supplier_id": sid, "hops": 0, "edges": [],
-                              "status": seeds[k], "path": f"{name}: named in the {m.field} ({m.term})"}
+                              "status": seeds[k], "path": _named(name, m)}
         if not seeds:
             return list(out.values())
         text = f"{doc.get('title') or ''}\n{doc.get('text') or doc.get('summary') or ''}"
@@ -167,6 +167,12 @@ class Graph:
                         following.append((edge.party, path, new_status, all_notes))
             frontier = following
         return list(out.values())
+
+
+def _named(name: str, m: Match) -> str:
+    """Where the document names a party itself: "named in the title", "mentioned in the text as Orion"."""
+    how = "named" if m.role == "subject" else "mentioned"
+    return f"{how} in the {m.field}" + (f" as {m.term}" if key(m.term) != key(name) else "")
 
 
 def _judge(rel: dict[str, Any], hop: int, status: str, named: set[str], stated: list[Range]) -> tuple[str, str] | None:

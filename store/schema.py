@@ -273,8 +273,9 @@ def _v7(db: sqlite_utils.Database) -> None:
     )
     db["supplier_impacts"].create_index(["supplier_id"], index_name="supplier_impacts_supplier")
     db["supplier_impacts"].create_index(["status"], index_name="supplier_impacts_status")
-    # Every document is matched again, so the impacts of what is already stored are computed.
-    db.execute("update supplier_register set version = version + 1 where id = 1")
+    # Documents matched before this migration are matched again, so their impacts are computed.
+    db.execute("update supplier_register set version = version + 1 where id = 1 "
+               "and exists (select 1 from supplier_match_state)")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
