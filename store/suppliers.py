@@ -226,12 +226,14 @@ class SuppliersMixin:
                 """
                 select d.id, d.title, d.source, d.url, coalesce(d.published, d.fetched_at) as published, d.kind,
                        coalesce(m.role, 'related') as role, coalesce(m.field, 'relation') as field,
-                       coalesce(m.term, i.path) as term, i.status as impact, i.path as path,
+                       coalesce(m.term, i.party) as term, i.status as impact, i.path as path,
                        sd.story_id, s.title as story_title
                 from documents d
                 left join supplier_matches m on m.document_id = d.id and m.supplier_id = :sid
-                left join (select document_id, min(status) as status, min(path) as path from supplier_impacts
-                           where supplier_id = :sid group by document_id) i on i.document_id = d.id
+                left join supplier_impacts i on i.rowid = (
+                    select j.rowid from supplier_impacts j where j.document_id = d.id and j.supplier_id = :sid
+                    order by case j.status when 'affected' then 0 when 'possibly affected' then 1 else 2 end, j.hops
+                    limit 1)
                 left join story_documents sd on sd.document_id = d.id
                 left join stories s on s.id = sd.story_id
                 where d.id in (select document_id from supplier_matches where supplier_id = :sid
