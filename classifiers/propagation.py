@@ -10,8 +10,10 @@ compromise matters to the party it reaches:
 
 A document *seeds* the graph with each party it names as the compromised one: a registered supplier, or
 any party of a relation (its name, an alias, or a product of a relation to it), named in the title
-(``affected``) or the lead (``possibly affected``: role ``subject``, :mod:`classifiers.suppliers`); named
-further down, a party is only ``mentioned`` and seeds nothing. From the seeds, at most two hops, breadth first,
+(``affected``), or in the lead when the title names no party at all (``possibly affected``; title and lead
+are role ``subject`` in :mod:`classifiers.suppliers`). Elsewhere ("Mimecast's certificate authenticates to
+Microsoft 365" in a Mimecast story's lead, a passing word in the text) a party is only ``mentioned`` and
+seeds nothing. From the seeds, at most two hops, breadth first,
 each party once (so cycles terminate). Each party reached is labelled:
 
 - ``affected``: every relation on the path is confirmed (has a ``source``) and, at the first hop, the
@@ -39,9 +41,6 @@ ENDS = {"integrates_with", "we_use"}  # our tenant and ourselves: nothing propag
 MIN_PRODUCT_CHARS = 3  # shorter product names ("ui", "db") would seed half the news
 YOU = "you"
 AFFECTED, POSSIBLY, MENTIONED = "affected", "possibly affected", "mentioned"
-# A party named in the title is the story's compromised party; named in the lead (the first two sentences), it may
-# be ("Mimecast, whose certificate authenticates to Microsoft 365, said..."); further down it is only mentioned.
-SEED_STATUS = {"title": AFFECTED, "lead": POSSIBLY}
 
 
 def key(name: str) -> str:
@@ -113,28 +112,21 @@ class Graph:
     def impacts(self, doc: dict[str, Any], direct: list[Match]) -> list[dict[str, Any]]:
         """The parties ``doc`` affects, given the register suppliers it names (``direct``), each as a
         supplier_impacts row (party_key, party, supplier_id, status, hops, path, edges)."""
+        graph_matches = [(self.nodes[m.supplier_id], m) for m in self.matcher.match(doc)] if self.down else []
+        named_here = [(self.by_id[m.supplier_id], m) for m in direct if m.supplier_id in self.by_id]
+        # The compromised party is the one the title names; the lead's parties only when the title names none.
+        in_title = any(m.field == "title" for _k, m in [*named_here, *graph_matches])
+        seed_status = {"title": AFFECTED} if in_title else {"lead": POSSIBLY}
         out: dict[str, dict[str, Any]] = {}
         seeds: dict[str, str] = {}  # key -> its status as the compromised party
-        for m in direct:
-            k = self.by_id.get(m.supplier_id)
-            if k is None:
-                continue
-            name = self.registered[k][1]
-            out[k] = {"party_key": k, "party": name, "supplier_id": m.supplier_id, "hops": 0, "edges": [],
-                      "status": SEED_STATUS.get(m.field, MENTIONED),
-                      "path": _named(name, m)}
-            if m.role == "subject":
-                seeds[k] = SEED_STATUS[m.field]
-        if self.down:
-            for m in self.matcher.match(doc):
-                k = self.nodes[m.supplier_id]
-                if m.role != "subject" or seeds.get(k) == AFFECTED:
-                    continue
-                seeds[k] = SEED_STATUS[m.field]
-                if k in self.registered and out.get(k, {}).get("status") != AFFECTED:  # named by a relation's product
-                    sid, name = self.registered[k]
-                    out[k] = {"party_key": k, "party": name, "supplier_id": sid, "hops": 0, "edges": [],
-                              "status": seeds[k], "path": _named(name, m)}
+        for k, m in [*named_here, *graph_matches]:
+            status = seed_status.get(m.field)
+            if status is not None and seeds.get(k) != AFFECTED:
+                seeds[k] = status
+            if k in self.registered and (k not in out or (status and out[k]["status"] != AFFECTED)):
+                sid, name = self.registered[k]
+                out[k] = {"party_key": k, "party": name, "supplier_id": sid, "hops": 0, "edges": [],
+                          "status": status or MENTIONED, "path": _named(name, m)}
         if not seeds:
             return list(out.values())
         text = f"{doc.get('title') or ''}\n{doc.get('text') or doc.get('summary') or ''}"
