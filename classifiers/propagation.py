@@ -55,13 +55,22 @@ def target_label(rel: dict[str, Any]) -> str:
     return f"{label} {rel['versions']}" if rel.get("versions") else label
 
 
-@dataclass(frozen=True)
+_STEP = ("supplier", "relation", "target", "product", "versions", "source")
+
+
+@dataclass
 class Edge:
     rel: dict[str, Any]
     upstream: str  # the key of the party whose compromise travels along this edge
     party: str  # the key of the party it reaches
     display: str  # that party as shown
     supplier_id: int | None  # that party in the register, if it is there
+
+    def __post_init__(self) -> None:
+        # Computed once per relation, not once per document that reaches it (a tenth of the time at 50,000).
+        self.step = {k: self.rel.get(k) or "" for k in _STEP}
+        self.link = _link(self.step)
+        self.product_keys = (key(self.step["product"]), key(target_label({**self.step, "versions": ""})))
 
 
 class Graph:
@@ -133,7 +142,7 @@ class Graph:
         stated = stated_ranges(text)
         named = {key(term) for _s, _e, entries in self.matcher._words(normalize(text)) for _i, term in entries}
         visited = set(seeds)
-        frontier: list[tuple[str, list[dict[str, Any]], str, list[str]]] = [
+        frontier: list[tuple[str, list[Edge], str, list[str]]] = [
             (k, [], status, [] if status == AFFECTED else ["named in the lead, not the title"])
             for k, status in seeds.items()]
         for hop in range(1, MAX_HOPS + 1):
@@ -142,19 +151,19 @@ class Graph:
                 for edge in self.down.get(node, ()):
                     if edge.party in visited:
                         continue
-                    judged = _judge(edge.rel, hop, status, named, stated)
+                    judged = _judge(edge, hop, status, named, stated)
                     if judged is None:
                         continue  # a version in use outside the stated ranges: this edge carries nothing
                     new_status, note = judged
-                    path = [*edges, {k: edge.rel.get(k) or "" for k in ("supplier", "relation", "target", "product",
-                                                                          "versions", "source")}]
+                    path = [*edges, edge]
                     all_notes = [*notes, note] if note else notes
                     visited.add(edge.party)
                     old = out.get(edge.party)
                     if old is None or old["status"] == MENTIONED:
                         out[edge.party] = {"party_key": edge.party, "party": edge.display, "supplier_id": edge.supplier_id,
-                                           "status": new_status, "hops": hop, "edges": path,
-                                           "path": render_path(path) + (f" ({'; '.join(all_notes)})" if all_notes else "")}
+                                           "status": new_status, "hops": hop, "edges": [e.step for e in path],
+                                           "path": _join([e.link for e in path])
+                                           + (f" ({'; '.join(all_notes)})" if all_notes else "")}
                     if edge.rel["relation"] not in ENDS:
                         following.append((edge.party, path, new_status, all_notes))
             frontier = following
@@ -167,14 +176,15 @@ def _named(name: str, m: Match) -> str:
     return f"{how} in the {m.field}" + (f" as {m.term}" if key(m.term) != key(name) else "")
 
 
-def _judge(rel: dict[str, Any], hop: int, status: str, named: set[str], stated: list[Range]) -> tuple[str, str] | None:
-    """The status a party reached over ``rel`` gets, and a note saying what is unknown; None: not affected."""
+def _judge(edge: Edge, hop: int, status: str, named: set[str], stated: list[Range]) -> tuple[str, str] | None:
+    """The status a party reached over ``edge`` gets, and a note saying what is unknown; None: not affected."""
+    rel = edge.step
     notes = []
-    if not rel.get("source"):
+    if not rel["source"]:
         notes.append("unconfirmed relation")
     if hop == 1 and rel["relation"] != "integrates_with":  # the document is about this edge's target
-        product = rel.get("product") or ""
-        if product and key(product) not in named and key(target_label({**rel, "versions": ""})) not in named:
+        product = rel["product"]
+        if product and edge.product_keys[0] not in named and edge.product_keys[1] not in named:
             notes.append(f"{product} not named in the story")
         elif stated:
             ranges = ", ".join(r.text for r in stated)
@@ -192,24 +202,27 @@ def _judge(rel: dict[str, Any], hop: int, status: str, named: set[str], stated: 
     return (POSSIBLY if uncertain or status != AFFECTED else AFFECTED), "; ".join(notes)
 
 
-def _edge_text(edge: dict[str, Any]) -> tuple[str, str, str]:
-    supplier = edge["supplier"] or "You"
+def _link(edge: dict[str, Any]) -> tuple[str, str, str]:
+    """One edge for the path: its supplier's key, its target's key, and "Supplier → relation → Target" pieces."""
     target = target_label(edge)
     if edge["relation"] == "integrates_with":
         target = f"{target_label({**edge, 'versions': ''})} (your tenant)"
-    return supplier, edge["relation"], target
+    return key(edge["supplier"]), key(edge["target"]), f"{edge['supplier'] or 'You'} → {edge['relation']} → {target}"
+
+
+def _join(links: list[tuple[str, str, str]]) -> str:
+    parts: list[str] = []
+    previous_target = None
+    for supplier, target, text in reversed(links):
+        if previous_target is not None and supplier == previous_target:
+            parts.append(text.split(" → ", 1)[1].join((" → ", "")))
+        else:
+            parts.append(("; " if parts else "") + text)
+        previous_target = target
+    return "".join(parts)
 
 
 def render_path(edges: list[dict[str, Any]]) -> str:
     """The path as one line, from the party reached back to the compromised one where relations chain:
     "Globex → uses → Acme → uses → SolarWinds Orion 2020.2.1"; unchained edges are joined by "; "."""
-    parts: list[str] = []
-    previous_target = None
-    for edge in reversed(edges):
-        supplier, relation, target = _edge_text(edge)
-        if previous_target is not None and key(edge["supplier"]) == previous_target:
-            parts.append(f" → {relation} → {target}")
-        else:
-            parts.append(("; " if parts else "") + f"{supplier} → {relation} → {target}")
-        previous_target = key(edge["target"])
-    return "".join(parts)
+    return _join([_link(e) for e in edges])
