@@ -13,7 +13,9 @@ any party of a relation (its name, an alias, or a product of a relation to it), 
 (``affected``), or in the lead when the title names no party at all (``possibly affected``; title and lead
 are role ``subject`` in :mod:`classifiers.suppliers`). Elsewhere ("Mimecast's certificate authenticates to
 Microsoft 365" in a Mimecast story's lead, a passing word in the text) a party is only ``mentioned`` and
-seeds nothing. From the seeds, at most two hops, breadth first,
+seeds nothing. A party named in the title that another party named there reaches through a relation ("Mimecast
+... access Microsoft accounts", Mimecast integrates_with Microsoft) is no seed either: it is ``mentioned``
+itself, and what is hit (our tenant at it) is reached with its path. From the seeds, at most two hops, breadth first,
 each party once (so cycles terminate). Each party reached is labelled:
 
 - ``affected``: every relation on the path is confirmed (has a ``source``) and, at the first hop, the
@@ -136,6 +138,17 @@ class Graph:
                 sid, name = self.registered[k]
                 out[k] = {"party_key": k, "party": name, "supplier_id": sid, "hops": 0, "edges": [],
                           "status": status or MENTIONED, "path": _named(name, m)}
+        # A party the document names that another named party reaches ("Mimecast ... access Microsoft accounts",
+        # Mimecast integrates_with Microsoft) is not a compromised party of its own: its path says how it is hit.
+        reached = {e.party.removesuffix("|tenant") for k in seeds for e in self.down.get(k, ())} - {YOU}
+        explained = {k for k in seeds if k in reached and any(e.party.removesuffix("|tenant") == k
+                                                              for s in seeds if s != k for e in self.down.get(s, ()))}
+        if explained and explained != set(seeds):
+            for k in explained:
+                del seeds[k]
+                if k in out:
+                    out[k]["status"] = MENTIONED
+                    out[k]["path"] += ", reached through another party it names (see that party's path)"
         if not seeds:
             return list(out.values())
         text = f"{doc.get('title') or ''}\n{doc.get('text') or doc.get('summary') or ''}"
