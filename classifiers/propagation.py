@@ -25,6 +25,8 @@ each party once (so cycles terminate). Each party reached is labelled:
   named, versions not given on either side or unreadable, a range in use only overlapping;
 - not listed: a version in use known to lie outside every stated range.
 
+The affected versions are those the document states anywhere ("versions 2019.4 HF5 through 2020.2.1 HF1"):
+a story about two products with different ranges applies both ranges to both (a limit; such stories are rare).
 A party reached from a "possibly affected" seed or party is at most "possibly affected". Missing data is
 never "safe": it is "possibly affected".
 """

@@ -222,8 +222,9 @@ def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
     suppliers = store.suppliers()
     result = MatchResult(suppliers=len(suppliers), register_version=version)
     matcher = matcher_for(suppliers)
-    graph = Graph(suppliers, store.relations())  # fourth parties: who each document affects through relations
+    graph = None  # fourth parties: who each document affects through relations; built only when there is work
     for batch in store.documents_to_match(version):
+        graph = graph or Graph(suppliers, store.relations())
         found, impacts = [], {}
         for doc in batch:
             matches = matcher.match(doc)
