@@ -65,7 +65,7 @@ def relations_import(env: Env, file: str) -> None:
 @relations.command(name="sbom")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--supplier", "supplier_name", required=True, metavar="NAME",
-              help="The supplier whose product the SBOM describes. Example: --supplier Acme")
+              help="The registered supplier (name or alias) whose product the SBOM describes. Example: --supplier Acme")
 @pass_env
 def relations_sbom(env: Env, file: str, supplier_name: str) -> None:
     """Add the relations a supplier's CycloneDX SBOM (JSON, 1.4 to 1.6) states, then match every document again.
@@ -76,14 +76,15 @@ def relations_sbom(env: Env, file: str, supplier_name: str) -> None:
     Example: supplywatch suppliers relations sbom acme-gateway.cdx.json --supplier Acme
     """
     from supplywatch.classifiers.sbom import read_cyclonedx
+    from supplywatch.reports.timeline import unknown_supplier
 
-    name = " ".join(supplier_name.split())
-    if not name:
-        raise InputError("--supplier: empty name")
-    rows = read_cyclonedx(file, name)
-    if not rows:
-        raise InputError(f"{file}: the SBOM lists no components or services")
     with env.pipeline() as pipeline:
+        known = pipeline.store.supplier(supplier_name)  # by name or alias: the relations are the register's supplier's
+        if known is None:
+            raise unknown_supplier(supplier_name, pipeline.store.suppliers())
+        rows = read_cyclonedx(file, known["name"])
+        if not rows:
+            raise InputError(f"{file}: the SBOM lists no components or services")
         counts = pipeline.store.import_relations(rows)
         matched = _rematch(pipeline)
     _report(file, counts, [], matched)

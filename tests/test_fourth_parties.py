@@ -161,8 +161,10 @@ def test_cyclonedx_sbom_becomes_relations(built, tmp_path, spec):
     bom["specVersion"] = spec
     path = tmp_path / "acme-gateway.cdx.json"
     path.write_text(json.dumps(bom), "utf-8")
-    result = run("--db", db, "suppliers", "relations", "sbom", str(path), "--supplier", "Acme")
+    result = run("--db", db, "suppliers", "relations", "sbom", str(path), "--supplier", "acme corp")  # an alias
     assert "Imported 4 relations" in result.stdout
+    unknown = run("--db", db, "suppliers", "relations", "sbom", str(path), "--supplier", "Acne", ok=False)
+    assert unknown.exit_code == 2 and "did you mean Acme?" in unknown.stderr
     listed = json.loads(run("--db", db, "suppliers", "relations", "list", "--party", "Acme", "--json").stdout)
     got = {(r["relation"], r["target"], r["product"], r["versions"]): r["source"] for r in listed
            if r["supplier"] == "Acme" and r["as_of"] == "2024-03-01"}
@@ -264,3 +266,25 @@ def test_removing_a_relation_removes_its_paths(built, tmp_path):
     found = impacts(db, "orion")
     assert "Acme" not in found and "Globex" not in found and "Hooli" in found
     assert run("--db", db, "suppliers", "relations", "remove", "9999", ok=False).exit_code == 2
+
+
+def _graph_impacts(relations, doc, suppliers=()):
+    suppliers = list(suppliers)
+    rows = [{"supplier": s, "relation": r, "target": t, "product": p, "versions": v, "source": src}
+            for s, r, t, p, v, src in relations]
+    graph = Graph(suppliers, rows)
+    return {i["party"]: (i["status"], i["path"]) for i in graph.impacts(doc, Matcher(suppliers).match(doc))}
+
+
+def test_unconfirmed_relation_and_lead_only_stories_are_possibly_affected():
+    rels = [("Northwind", "uses", "Contoso", "", "", ""), ("Tailspin", "subprocessor", "Contoso", "", "", "DPA")]
+    found = _graph_impacts(rels, {"title": "Contoso breached", "text": ""})
+    assert found["Northwind"] == ("possibly affected", "Northwind → uses → Contoso (unconfirmed relation)")
+    assert found["Tailspin"] == ("affected", "Tailspin → subprocessor → Contoso")
+    # The title names no party: the lead's is the compromised one, possibly.
+    found = _graph_impacts(rels, {"title": "Data stolen at a cloud provider",
+                                  "text": "Contoso said attackers copied customer files. More soon."})
+    assert found["Tailspin"][0] == "possibly affected" and "named in the lead" in found["Tailspin"][1]
+    # Named only further down: nobody is affected.
+    assert _graph_impacts(rels, {"title": "Data stolen at a cloud provider",
+                                 "text": "Attackers copied files. Nobody knows more. Contoso was not involved."}) == {}
