@@ -288,3 +288,21 @@ def test_unconfirmed_relation_and_lead_only_stories_are_possibly_affected():
     # Named only further down: nobody is affected.
     assert _graph_impacts(rels, {"title": "Data stolen at a cloud provider",
                                  "text": "Attackers copied files. Nobody knows more. Contoso was not involved."}) == {}
+
+
+def test_archive_facets_impacts_by_status_and_lists_affected_suppliers(built):
+    import asyncio
+
+    from supplywatch.reports.archive import DB_NAME, build
+
+    async def get(path: str) -> dict:
+        response = await build(built).client.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    table = asyncio.run(get(f"/{DB_NAME}/supplier_impacts.json"))
+    facets = {r["value"]: r["count"] for r in table["facet_results"]["status"]["results"]}
+    assert facets == {"affected": 5, "possibly affected": 2, "mentioned": 2}
+    rows = asyncio.run(get(f"/{DB_NAME}/affected_suppliers.json?status=possibly+affected&_shape=array"))
+    assert {r["party"] for r in rows} >= {"Hooli", "Fabrikam Payroll"}
+    assert all(r["status"] == "possibly affected" and r["path"] for r in rows)
