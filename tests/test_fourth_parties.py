@@ -306,3 +306,16 @@ def test_archive_facets_impacts_by_status_and_lists_affected_suppliers(built):
     rows = asyncio.run(get(f"/{DB_NAME}/affected_suppliers.json?status=possibly+affected&_shape=array"))
     assert {r["party"] for r in rows} >= {"Hooli", "Fabrikam Payroll"}
     assert all(r["status"] == "possibly affected" and r["path"] for r in rows)
+
+
+def test_a_recipient_following_a_supplier_gets_the_stories_reaching_it(built):
+    from supplywatch.reports import mail
+    from supplywatch.reports.digest import build_digest
+
+    with Store.open(built) as store:
+        digest = build_digest(store, DAY)
+    globex = mail.for_recipient(digest, mail.Recipient("g@example.com", suppliers=["Globex"]))
+    assert [i.title for i in globex.suppliers.items] == ["SolarWinds Orion backdoored in supply chain attack"]
+    # The Mimecast story goes back to the headline section for them, without the paths of others' suppliers.
+    back = [i for i in globex.headline.items if i.title.startswith("Mimecast")]
+    assert len(back) == 1 and back[0].impacts == []
