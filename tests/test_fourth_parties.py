@@ -319,3 +319,20 @@ def test_a_recipient_following_a_supplier_gets_the_stories_reaching_it(built):
     # The Mimecast story goes back to the headline section for them, without the paths of others' suppliers.
     back = [i for i in globex.headline.items if i.title.startswith("Mimecast")]
     assert len(back) == 1 and back[0].impacts == []
+
+
+def test_migration_7_rematches_an_archive_matched_before_it(built, tmp_path):
+    """A store matched under schema 6 gets the new tables, and its documents are due again, so they get impacts."""
+    db = str(tmp_path / "v6.db")
+    shutil.copy(built, db)
+    with Store.open(db) as store:  # back to what schema 6 had: no relation tables, matched at the current version
+        store.db.execute("drop table supplier_relations")
+        store.db.execute("drop table supplier_impacts")
+        store.db.execute("PRAGMA user_version = 6")
+        store.db.conn.commit()
+        before = store.register_version()
+    with Store.open(db) as store:
+        assert store.register_version() == before + 1 and store.relations() == []
+        assert store.db.execute("select count(*) from supplier_matches").fetchone()[0] > 0  # nothing lost
+    run("--db", db, "suppliers", "match")
+    assert impacts(db, "mimecast")["Mimecast"] == ("affected", 0, "named in the title")
