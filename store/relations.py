@@ -41,7 +41,7 @@ class RelationsMixin:
         columns = ("supplier", "supplier_key", "relation", "target", "target_key", "product", *_EDITABLE)
         with self._guard(), self._atomic():  # type: ignore[attr-defined]
             # One read of what is there and one executemany each for inserts and updates: sqlite-utils' insert
-            # inspects the table on every call (50,000 relations took 24 s so, about 1 s now).
+            # inspects the table on every call (50,000 relations: 24 s so, 3.3 s now, on a loaded machine).
             existing = {(r["supplier_key"], r["relation"], r["target_key"], r["product"].casefold()): r
                         for r in self.db.execute_returning_dicts("select * from supplier_relations")}
             new: dict[tuple[str, ...], dict[str, Any]] = {}
