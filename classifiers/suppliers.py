@@ -213,16 +213,24 @@ class MatchResult:
 def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
     """Match every document that is new, edited, or not yet matched against the store's current register.
 
-    The register and its automaton are read once; documents go in batches, each batch's matches saved
-    in one transaction.
+    The register, its relations and their automata are read once; documents go in batches, each batch's
+    matches and impacts (:mod:`classifiers.propagation`) saved in one transaction.
     """
+    from .propagation import Graph
+
     version = store.register_version()
     suppliers = store.suppliers()
     result = MatchResult(suppliers=len(suppliers), register_version=version)
     matcher = matcher_for(suppliers)
+    graph = None  # fourth parties: who each document affects through relations; built only when there is work
     for batch in store.documents_to_match(version):
-        found = [(doc["id"], doc["content_hash"], [m.as_dict() for m in matcher.match(doc)]) for doc in batch]
-        store.save_supplier_matches(found, version)
+        graph = graph or Graph(suppliers, store.relations())
+        found, impacts = [], {}
+        for doc in batch:
+            matches = matcher.match(doc)
+            found.append((doc["id"], doc["content_hash"], [m.as_dict() for m in matches]))
+            impacts[doc["id"]] = graph.impacts(doc, matches)
+        store.save_supplier_matches(found, version, impacts)
         result.documents += len(found)
         result.matches += sum(len(r[2]) for r in found)
         if progress:

@@ -125,6 +125,22 @@ def metadata(tables: set[str]) -> dict[str, Any]:
             "sql": sql.STORIES_FOR_SUPPLIER,
             "params": ["supplier"],
         }
+    if set(sql.IMPACT_TABLES) <= tables:  # fourth parties (issue 15)
+        table_meta["supplier_relations"] = {
+            "description": "What suppliers use, integrate with, hand data to and build in, and what we use (we_use).",
+            "facets": ["relation", "target", "source"]}
+        table_meta["supplier_impacts"] = {
+            "description": "Who each document affects: the suppliers it names and, through the relations, the parties "
+                           "related to a compromised one, each with its path. Facet by status for affected or "
+                           "possibly affected.",
+            "facets": ["status", "hops", "party"], "label_column": "party"}
+        queries["affected_suppliers"] = {
+            "title": "Affected suppliers",
+            "description": "Who the documents affect, with the path that says why, newest first; status: affected, "
+                           "possibly affected or mentioned (empty for all).",
+            "sql": sql.AFFECTED_SUPPLIERS,
+            "params": ["status"],
+        }
     for name in ("supplier_register", "supplier_match_state"):
         if name in tables:
             table_meta[name] = {"hidden": True}

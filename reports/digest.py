@@ -159,6 +159,8 @@ class Item:
     vendor: str = ""
     first_reported: str = ""  # the story's first day when it began before this digest's day (a follow-up)
     suppliers: list[str] = field(default_factory=list)  # registered suppliers it names, subjects first
+    # Who the story affects (issue 15, fourth parties): party, status (affected | possibly affected), path; surest first.
+    impacts: list[dict[str, Any]] = field(default_factory=list)
     also: list[tuple[str, float]] = field(default_factory=list)  # the story's other flagged labels, best first
     feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
 
@@ -297,20 +299,38 @@ def _suppliers_section(store: Any, docs: list[dict[str, Any]]) -> tuple[Section 
     is flagged), with its other labels in ``also`` and the suppliers it names, those named in a title or
     lead first; highest score first, then stories whose subject is a supplier, then by title.
     """
-    matches = store.supplier_matches_for([d["id"] for d in docs]) if docs else {}
-    if not matches:
+    ids = [d["id"] for d in docs]
+    matches = store.supplier_matches_for(ids) if docs else {}
+    impacts = store.supplier_impacts_for(ids) if docs else {}
+    if not matches and not impacts:
         return None, set()
     items: list[tuple[bool, Item]] = []
     taken: set[Any] = set()
     for story in _stories(docs):
         named = sorted({(m["role"] != "subject", m["supplier"]) for d in story.docs for m in matches.get(d["id"], [])},
                        key=lambda x: (x[0], x[1].casefold()))
-        if not named:
+        reached = story_impacts([imp for d in story.docs for imp in impacts.get(d["id"], [])])
+        if not named and not reached:
             continue
         item = story.item(story.home() or "")
         item.suppliers = list(dict.fromkeys(name for _, name in named))
-        items.append((named[0][0], item))  # named[0][0]: False when a supplier is the story's subject
+        item.impacts = reached
+        # False (first) when a supplier is the story's subject, or a party it reaches is affected
+        items.append(((named[0][0] if named else True) and not any(i["status"] == "affected" for i in reached), item))
         taken.add(story.key)
     items.sort(key=lambda x: (-x[1].score, x[0], x[1].title.casefold()))
     shown = [item for _, item in items]
     return (Section(SUPPLIERS, SUPPLIERS_TITLE, shown, len(shown)) if shown else None), taken
+
+
+_STATUS_ORDER = {"affected": 0, "possibly affected": 1, "mentioned": 2}
+
+
+def story_impacts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parties a story's documents affect, one per party (surest status, then fewest hops), surest first;
+    a supplier only mentioned is left out (the item's supplier list names it already)."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: (_STATUS_ORDER.get(r["status"], 3), r["hops"])):
+        if row["status"] != "mentioned":
+            best.setdefault(row["party_key"], {k: row[k] for k in ("party", "status", "hops", "path")})
+    return sorted(best.values(), key=lambda r: (_STATUS_ORDER[r["status"]], r["hops"], r["party"].casefold()))

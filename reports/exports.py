@@ -101,6 +101,7 @@ def feed_data(story_rows: list[dict[str, Any]], *, title: str, subtitle: str, no
                        f"{', '.join(sources)}.")
         if story["suppliers"]:
             summary.append("Suppliers: " + ", ".join(s["name"] for s in story["suppliers"]) + ".")
+        summary += impact_lines(story)
         entries.append({
             "id": f"{TAG}story/{story['id']}",
             "title": xml_text(" ".join((best["title"] or story["title"] or "").split())),
@@ -134,7 +135,39 @@ def render_feed(store: Store, *, label: str | None = None, days: int | None = No
     return xml.lstrip(), len(data["entries"])
 
 
+def impact_lines(story: dict[str, Any]) -> list[str]:
+    """"Affected: Acme (Acme → uses → SolarWinds Orion 2020.2.1 ...)." per party the story reaches (issue 15)."""
+    return [f"{imp['status'].capitalize()}: {imp['party']} ({' '.join(imp['path'].split())})."
+            for imp in story.get("impacts") or [] if imp["status"] != "mentioned"]
+
+
 # -- STIX 2.1 -------------------------------------------------------------------------------------
+
+US = "Our organisation"  # the party of a we_use relation
+
+
+def _relationships(story: dict[str, Any]) -> list[dict[str, Any]]:
+    """Identities of both ends and one STIX ``relationship`` per edge of the paths by which the story reaches a
+    party (uses, integrates-with, subprocessor, component-of; our own use is ``uses`` from "Our organisation")."""
+    out: list[dict[str, Any]] = []
+    for imp in story.get("impacts") or []:
+        if imp["status"] == "mentioned":
+            continue
+        for edge in imp["edges"]:
+            source = _identity(edge["supplier"] or US, STIX_EPOCH, "Party of the supplier register's relations")
+            target = _identity(edge["target"], STIX_EPOCH, "Party of the supplier register's relations")
+            kind = "uses" if edge["relation"] == "we_use" else edge["relation"].replace("_", "-")
+            what = " ".join(x for x in (edge.get("product"), edge.get("versions")) if x)
+            key = "|".join(" ".join((edge.get(k) or "").split()).casefold()
+                           for k in ("supplier", "relation", "target", "product"))
+            out += [source, target, {
+                "type": "relationship", "spec_version": "2.1", "id": _stix_id("relationship", key),
+                "created": STIX_EPOCH, "modified": STIX_EPOCH, "relationship_type": kind,
+                "source_ref": source["id"], "target_ref": target["id"],
+                "description": "; ".join(x for x in (what, f"known from {edge['source']}" if edge.get("source")
+                                                     else "unconfirmed") if x)}]
+    return out
+
 
 
 def _stix_id(kind: str, key: str) -> str:
@@ -156,7 +189,8 @@ def _cves(member: dict[str, Any]) -> list[str]:
 
 
 def stix_bundle(story_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A STIX 2.1 bundle: one ``report`` per story, referring to the suppliers (or vendors) and CVEs it names.
+    """A STIX 2.1 bundle: one ``report`` per story, referring to the suppliers (or vendors) and CVEs it names,
+    and to one ``relationship`` per edge of each path by which it reaches a party of the register (issue 15).
 
     Suppliers come from the supplier register's matches; without any, the documents' vendor field;
     without that either, the outlets that reported it (identities described as news sources), since
@@ -183,6 +217,8 @@ def stix_bundle(story_rows: list[dict[str, Any]]) -> dict[str, Any]:
             add({"type": "vulnerability", "spec_version": "2.1", "id": _stix_id("vulnerability", cve),
                  "created": STIX_EPOCH, "modified": STIX_EPOCH, "name": cve,
                  "external_references": [{"source_name": "cve", "external_id": cve}]})
+        for obj in _relationships(story):
+            add(obj)
         if not refs:
             for source in _sources(story):
                 add(_identity(source, STIX_EPOCH, "News source or advisory feed that reported flagged stories"))
@@ -195,7 +231,7 @@ def stix_bundle(story_rows: list[dict[str, Any]]) -> dict[str, Any]:
             "type": "report", "spec_version": "2.1", "id": _stix_id("report", f"story/{story['id']}"),
             "created_by_ref": producer["id"], "created": created, "modified": modified,
             "name": " ".join((best["title"] or story["title"] or "").split()) or f"Story {story['id']}",
-            "description": "\n".join(lines + [f"Sources: {', '.join(_sources(story))}."]),
+            "description": "\n".join(lines + impact_lines(story) + [f"Sources: {', '.join(_sources(story))}."]),
             "published": _iso(story["first_published"]), "report_types": ["threat-report"],
             "labels": [lab["label"] for lab in story["labels"]],
             "external_references": external,

@@ -106,7 +106,8 @@ def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: floa
     ``min_score`` applies (their scores are not known). ``digest`` itself is left unchanged.
 
     The "Your suppliers" section is not a label's: ``labels`` and ``min_score`` leave it alone. With
-    ``suppliers`` (names, any case) it keeps only the stories naming one of them; without, all. A story it
+    ``suppliers`` (names, any case) it keeps only the stories naming one of them, or affecting one through the
+    register's relations; without, all. A story it
     drops goes back to its own section (the digest shows each story once, so it is nowhere else).
     """
     wanted = set(labels)
@@ -114,8 +115,10 @@ def filter_digest(digest: Digest, *, labels: Iterable[str] = (), min_score: floa
     theirs = digest.suppliers
     returned: list[Any] = []  # stories of other suppliers: back to the section they would have had
     if theirs is not None and names:
-        items = [i for i in theirs.items if any(n.casefold() in names for n in i.suppliers)]
-        returned = [replace(i, suppliers=[]) for i in theirs.items if i not in items and i.label]
+        # A story naming one of them, or reaching one through the register's relations (issue 15).
+        items = [i for i in theirs.items if any(n.casefold() in names for n in i.suppliers)
+                 or any(p["party"].casefold() in names for p in i.impacts if p["status"] != "mentioned")]
+        returned = [replace(i, suppliers=[], impacts=[]) for i in theirs.items if i not in items and i.label]
         theirs = replace(theirs, items=items, total=len(items))
 
     def keep(section: Section, limit: int | None) -> Section:

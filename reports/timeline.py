@@ -25,10 +25,12 @@ class TimelineDocument:
     source: str
     url: str  # "" when the stored URL is not http(s)
     published: str
-    role: str  # subject | mentioned
-    field: str  # title | lead | text | link
+    role: str  # subject | mentioned | related (it reaches the supplier only through the register's relations)
+    field: str  # title | lead | text | link | relation
     term: str
     labels: list[dict[str, Any]]  # flagged labels: label, score, evidence; highest first
+    impact: str | None = None  # affected | possibly affected | mentioned (None: not computed yet)
+    path: str | None = None  # why: "named in the title", "Acme → uses → SolarWinds Orion 2020.2.1 (...)"
 
 
 @dataclass
@@ -37,10 +39,15 @@ class TimelineStory:
     title: str
     first_published: str
     last_published: str
-    role: str  # subject when any document names the supplier in its title or lead
+    role: str  # subject when any document names the supplier in its title or lead; related: only through relations
     sources: list[str]
     labels: list[dict[str, Any]]  # per label, its best score across the documents, with that document's evidence
     documents: list[TimelineDocument]
+    impact: str | None = None  # the surest of its documents' (affected first)
+    path: str | None = None  # that document's path
+
+
+_ORDER = {"affected": 0, "possibly affected": 1, "mentioned": 2}
 
 
 @dataclass
@@ -100,7 +107,8 @@ def build_timeline(store: Any, name: str, *, since: str | None = None) -> Timeli
 def _story(docs: list[dict[str, Any]]) -> TimelineStory:
     members = [TimelineDocument(id=d["id"], title=" ".join((d["title"] or "").split()) or "(untitled)",
                                 source=d["source"], url=safe_url(d["url"]), published=d["published"] or "",
-                                role=d["role"], field=d["field"], term=d["term"] or "", labels=d["labels"])
+                                role=d["role"], field=d["field"], term=d["term"] or "", labels=d["labels"],
+                                impact=d.get("impact"), path=d.get("path"))
                for d in docs]
     best: dict[str, dict[str, Any]] = {}
     for d in members:
@@ -114,11 +122,13 @@ def _story(docs: list[dict[str, Any]]) -> TimelineStory:
             sources.append(d.source)
     first = docs[0]
     title = " ".join((first.get("story_title") or "").split()) or members[0].title
+    roles = {d.role for d in members}
+    surest = min((d for d in members if d.impact), key=lambda d: _ORDER.get(d.impact or "", 3), default=None)
     return TimelineStory(story_id=first["story_id"], title=title, first_published=members[0].published,
                          last_published=members[-1].published,
-                         role="subject" if any(d.role == "subject" for d in members) else "mentioned",
+                         role="subject" if "subject" in roles else "mentioned" if "mentioned" in roles else "related",
                          sources=sources, labels=sorted(best.values(), key=lambda x: (-x["score"], x["label"])),
-                         documents=members)
+                         documents=members, impact=surest and surest.impact, path=surest and surest.path)
 
 
 def render_timeline_html(timeline: Timeline, templates_dir: str | Path | None = None) -> str:
@@ -141,9 +151,12 @@ def timeline_text(timeline: Timeline) -> str:
         lines.append("")
         lines.append(f"{story.first_published[:10]}  {story.title}")
         lines.append(f"    {story.role} | {sid} | {len(story.documents)} documents from {', '.join(story.sources)} | {labels}")
+        if story.impact and story.impact != "mentioned":
+            lines.append(f"    {story.impact}: {story.path}")
         for lab in story.labels:
             if lab["evidence"]:
                 lines.append(f"    {lab['label']}: {lab['evidence']}")
         for d in story.documents:
-            lines.append(f"    - {d.published[:10]} [{d.source}] {d.title} ({d.field}: {d.term}) {d.url}".rstrip())
+            where = f" ({d.field}: {d.term})" if d.role != "related" else ""
+            lines.append(f"    - {d.published[:10]} [{d.source}] {d.title}{where} {d.url}".rstrip())
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from .errors import SchemaBehind, StorageError
 from .exports import ExportsMixin
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
+from .relations import RelationsMixin
 from .search import SearchMixin
 from .stories import StoriesMixin
 from .suppliers import SuppliersMixin
@@ -70,7 +71,8 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StorageError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin, ExportsMixin):
+class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin, ExportsMixin,
+            RelationsMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):

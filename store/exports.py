@@ -10,6 +10,7 @@ file; everything here checks :meth:`ExportsMixin.has_supplier_register` before t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from . import vocabulary
@@ -17,6 +18,7 @@ from .errors import InputError
 from .search import WEIGHTS
 
 SUPPLIER_TABLES = ("suppliers", "supplier_matches")
+IMPACT_TABLES = ("supplier_relations", "supplier_impacts")
 
 # -- canned queries of the browser archive (parameters are Datasette's :name) --------------------
 
@@ -96,6 +98,17 @@ order by s.last_published desc, s.id desc
 """.strip()
 
 
+# Who the archive's documents affect through the register's relations (issue 15), newest first; the status is a
+# facet of the supplier_impacts table too.
+AFFECTED_SUPPLIERS = """
+select i.status, i.party, i.path, i.hops, d.id, d.published, d.title, d.source, d.url
+from supplier_impacts i join documents d on d.id = i.document_id
+where (:status = '' or i.status = :status)
+order by coalesce(d.published, d.fetched_at) desc, d.id desc, i.status, i.hops
+limit 500
+""".strip()
+
+
 class ExportsMixin:
     db: Any
 
@@ -129,8 +142,9 @@ class ExportsMixin:
         ``supplier_id``: only stories with a member matched to that supplier (needs the register).
         Each story: the ``stories`` row plus ``members`` (id, title, url, canonical_url, source,
         vendor, published, cves), ``labels`` (the best flagged score per label across members:
-        label, score, evidence, document_id; highest first) and ``suppliers`` (id, name, role; empty
-        without a register).
+        label, score, evidence, document_id; highest first), ``suppliers`` (id, name, role; empty
+        without a register) and ``impacts`` (party, party_key, supplier_id, status, hops, path, edges: who
+        the story affects through the register's relations, surest first).
         """
         register = self.has_supplier_register()
         if supplier_id is not None and not register:
@@ -144,9 +158,11 @@ class ExportsMixin:
             where.append("s.last_published >= ?")
             params.append(since)
         if supplier_id is not None:
-            where.append("exists (select 1 from story_documents x join supplier_matches sm on sm.document_id = x.document_id "
-                         "where x.story_id = s.id and sm.supplier_id = ?)")
-            params.append(supplier_id)
+            where.append("(exists (select 1 from story_documents x join supplier_matches sm on sm.document_id = x.document_id "
+                         "where x.story_id = s.id and sm.supplier_id = ?) or exists (select 1 from story_documents y "
+                         "join supplier_impacts si on si.document_id = y.document_id where y.story_id = s.id "
+                         "and si.supplier_id = ? and si.status != 'mentioned'))")
+            params += [supplier_id, supplier_id]
         with self._guard():
             stories = self.db.execute_returning_dicts(
                 f"""
@@ -180,4 +196,18 @@ class ExportsMixin:
                     join suppliers p on p.id = sm.supplier_id
                     where m.story_id = ? group by p.id order by p.name
                     """, [story["id"]]) if register else []
+                # Who the story affects through the register's relations (issue 15), one row per party: the
+                # surest status, then the shortest path.
+                impacts = self.db.execute_returning_dicts(
+                    """
+                    select i.party, i.party_key, i.supplier_id, i.status, i.hops, i.path, i.edges
+                    from story_documents m join supplier_impacts i on i.document_id = m.document_id
+                    where m.story_id = ?
+                    order by i.status = 'mentioned', i.status, i.hops, i.party_key
+                    """, [story["id"]]) if register else []
+                seen: dict[str, dict[str, Any]] = {}
+                for row in impacts:
+                    row["edges"] = json.loads(row["edges"] or "[]")
+                    seen.setdefault(row["party_key"], row)
+                story["impacts"] = list(seen.values())
         return stories

@@ -230,7 +230,55 @@ def _v6(db: sqlite_utils.Database) -> None:
     deliveries.add_column("unconfirmed", int, not_null_default=0)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Issue 15, fourth parties: typed relations between register parties, and who a document affects through them."""
+    db["supplier_relations"].create(
+        {
+            "id": int,
+            "supplier": str,  # the party that depends ("" for we_use: ourselves)
+            "supplier_key": str,  # casefolded, whitespace collapsed
+            "relation": str,  # uses | integrates_with | subprocessor | component_of | we_use
+            "target": str,  # the party depended on (a registered supplier or not)
+            "target_key": str,
+            "product": str,  # the target's product or service ("" when the relation is to the company)
+            "versions": str,  # the version(s) in use, as written ("" unknown)
+            "source": str,  # where the relation is known from (contract, SBOM file, questionnaire); "" unconfirmed
+            "as_of": str,  # the day it was known to hold (YYYY-MM-DD or "")
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"supplier_key", "relation", "target", "target_key"},
+        defaults={"supplier": "", "product": "", "versions": "", "source": "", "as_of": ""},
+    )
+    # One relation per (supplier, kind, target, product): importing it again updates versions, source, as_of.
+    db["supplier_relations"].create_index(["supplier_key", "relation", "target_key", "product"], unique=True,
+                                          index_name="supplier_relations_identity")
+    db["supplier_relations"].create_index(["target_key"], index_name="supplier_relations_target")
+    # Per document: each party it affects (directly or through relations), how surely, and the path that says why.
+    db["supplier_impacts"].create(
+        {
+            "document_id": int,
+            "party_key": str,  # the affected party's key ("you" for ourselves, "KEY|tenant" for our tenant at KEY)
+            "party": str,  # as shown: "Acme", "Microsoft 365 (your tenant)", "you"
+            "supplier_id": int,  # the registered supplier this party is, if any
+            "status": str,  # affected | possibly affected | mentioned
+            "hops": int,  # 0: named by the document itself; 1 or 2: through that many relations
+            "path": str,  # "Acme → uses → SolarWinds Orion 2020.2.1 (affected versions 2019.4 HF5–2020.2.1 HF1)"
+            "edges": str,  # JSON list of [supplier, relation, target/product] of the path, nearest the document first
+        },
+        pk=("document_id", "party_key"),
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"party", "status", "hops"},
+    )
+    db["supplier_impacts"].create_index(["supplier_id"], index_name="supplier_impacts_supplier")
+    db["supplier_impacts"].create_index(["status"], index_name="supplier_impacts_status")
+    # Documents matched before this migration are matched again, so their impacts are computed.
+    db.execute("update supplier_register set version = version + 1 where id = 1 "
+               "and exists (select 1 from supplier_match_state)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -59,7 +59,8 @@ class SearchMixin:
         (phrases, NEAR, prefix*, AND/OR/NOT, ``title:``); a syntax error there is a InputError.
         Filters: ``label`` (flagged, score >= ``min_score``), ``source`` (exact name), ``since`` /
         ``until`` (YYYY-MM-DD, both days included, on the publication date), ``supplier`` (documents
-        matched to the supplier of that name, any case).
+        matched to the supplier of that name, any case, or affecting it through the register's relations; each
+        result then has ``impact``: "affected: PATH", "possibly affected: PATH" or "mentioned: ...").
         """
         if not query.strip():
             raise InputError("empty search query")
@@ -90,9 +91,18 @@ class SearchMixin:
             ids = self._supplier_ids(supplier)
             # exists, not `rowid in (...)`: an id set would make SQLite drive FTS5 one rowid at a time.
             names = [f"supplier{i}" for i in range(len(ids))]
-            where.append(f"exists (select 1 from supplier_matches m where m.document_id = documents_fts.rowid "
-                         f"and m.supplier_id in ({', '.join(':' + n for n in names)}))")
+            listed = ", ".join(":" + n for n in names)
+            # Named by the document, or affected through the register's relations (issue 15: fourth parties).
+            where.append(f"(exists (select 1 from supplier_matches m where m.document_id = documents_fts.rowid "
+                         f"and m.supplier_id in ({listed})) or exists (select 1 from supplier_impacts i "
+                         f"where i.document_id = documents_fts.rowid and i.supplier_id in ({listed}) "
+                         f"and i.status != 'mentioned'))")
             params.update(zip(names, ids, strict=True))
+            impact = (f", (select i.status || ': ' || i.path from supplier_impacts i where i.document_id = d.id "
+                      f"and i.supplier_id in ({listed}) order by i.status = 'mentioned', i.status, i.hops limit 1) "
+                      f"as impact")
+        else:
+            impact = ""
         # The best `limit` ids first (filters joined in, so bm25 is computed only for the documents that
         # pass them; SQLite keeps the top N in a small sorter), then a snippet for each of those alone
         # (FTS5 seeks the match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full:
@@ -107,7 +117,7 @@ class SearchMixin:
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
-                   top.rank
+                   top.rank{impact}
             from top join documents d on d.id = top.id
             order by top.rank
         """

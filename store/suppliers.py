@@ -144,7 +144,12 @@ class SuppliersMixin:
             rows[0]["matches"] = self.db.execute("select count(*) from supplier_matches where supplier_id = ?",
                                                  [sid]).fetchone()[0]
             self.db.execute("delete from supplier_matches where supplier_id = ?", [sid])
+            self.db.execute("delete from supplier_impacts where supplier_id = ?", [sid])
             self.db.execute("delete from suppliers where id = ?", [sid])
+            if self.db.execute("select 1 from supplier_relations where supplier_key = ? or target_key = ? limit 1",
+                               [key, key]).fetchone():
+                # Paths through the removed supplier change: match every document again.
+                self.db.execute("update supplier_register set version = version + 1 where id = 1")
         return rows[0]
 
     # -- matching ---------------------------------------------------------------------------------
@@ -165,19 +170,26 @@ class SuppliersMixin:
                     f"select id, title, summary, text, url, canonical_url, content_hash from documents "
                     f"where id in ({','.join('?' * len(chunk))}) order by id", chunk)
 
-    def save_supplier_matches(self, results: Iterable[tuple[int, str, list[dict[str, Any]]]], version: int) -> int:
-        """Replace the matches of each document, all in one transaction; returns documents saved.
+    def save_supplier_matches(self, results: Iterable[tuple[int, str, list[dict[str, Any]]]], version: int,
+                              impacts: dict[int, list[dict[str, Any]]] | None = None) -> int:
+        """Replace the matches and impacts of each document, all in one transaction; returns documents saved.
 
         ``results``: (document id, its content hash when matched, matches); each match a dict of
-        supplier_id, role, field, term. Matches of suppliers removed meanwhile are dropped; a register
-        changed meanwhile leaves these documents due again (their version is ``version``).
+        supplier_id, role, field, term. ``impacts``: document id -> the parties it affects (see
+        ``store.relations``); a document without an entry affects nobody. Matches of suppliers removed
+        meanwhile are dropped; a register changed meanwhile leaves these documents due again (their
+        version is ``version``).
         """
+        from .relations import IMPACT_INSERT, impact_rows
+
         now = utcnow()
         docs: list[tuple[int]] = []
         rows: list[tuple[Any, ...]] = []
         states: list[tuple[Any, ...]] = []
+        impact_values: list[tuple[Any, ...]] = []
         for doc_id, content_hash, matches in results:
             docs.append((doc_id,))
+            impact_values += impact_rows(doc_id, (impacts or {}).get(doc_id, []))
             states.append((doc_id, version, content_hash, now))
             for m in matches:
                 if m["role"] not in ROLES or m["field"] not in FIELDS:
@@ -190,6 +202,8 @@ class SuppliersMixin:
             conn.executemany("delete from supplier_matches where document_id = ?", docs)
             conn.executemany("insert or replace into supplier_matches (document_id, supplier_id, role, field, term) "
                              "values (?, ?, ?, ?, ?)", [r for r in rows if r[1] in known])
+            conn.executemany("delete from supplier_impacts where document_id = ?", docs)
+            conn.executemany(IMPACT_INSERT, [r for r in impact_values if r[3] is None or r[3] in known])
             conn.executemany("insert or replace into supplier_match_state (document_id, register_version, content_hash, "
                              "matched_at) values (?, ?, ?, ?)", states)
         return len(docs)
@@ -199,22 +213,35 @@ class SuppliersMixin:
     def supplier_timeline(self, supplier_id: int, *, since: str | None = None) -> list[dict[str, Any]]:
         """The documents naming supplier ``supplier_id``, oldest first (published on or after ``since``, if given).
 
-        Each: id, title, source, url, published, kind, role, field, term, story_id, story_title, and
-        ``labels``: its flagged labels (label, score, evidence), highest score first.
+        Each: id, title, source, url, published, kind, role, field, term, story_id, story_title, ``impact``
+        and ``path`` (how the document affects the supplier: directly or through relations; None when it
+        does not), and ``labels``: its flagged labels (label, score, evidence), highest score first.
         """
         if since is not None and not _SINCE.fullmatch(since):
             raise InputError(f"bad date {since!r}: expected YYYY-MM-DD")
         with self._guard():
+            # A document names the supplier (a match), affects it through relations (an impact), or both; a
+            # document only reaching it through relations has role "related" and its path as term.
             docs = self.db.execute_returning_dicts(
                 """
                 select d.id, d.title, d.source, d.url, coalesce(d.published, d.fetched_at) as published, d.kind,
-                       m.role, m.field, m.term, sd.story_id, s.title as story_title
-                from supplier_matches m join documents d on d.id = m.document_id
+                       coalesce(m.role, 'related') as role, coalesce(m.field, 'relation') as field,
+                       coalesce(m.term, i.party) as term, i.status as impact, i.path as path,
+                       sd.story_id, s.title as story_title
+                from documents d
+                left join supplier_matches m on m.document_id = d.id and m.supplier_id = :sid
+                left join supplier_impacts i on i.rowid = (
+                    select j.rowid from supplier_impacts j where j.document_id = d.id and j.supplier_id = :sid
+                    order by case j.status when 'affected' then 0 when 'possibly affected' then 1 else 2 end, j.hops
+                    limit 1)
                 left join story_documents sd on sd.document_id = d.id
                 left join stories s on s.id = sd.story_id
-                where m.supplier_id = ? and (? is null or coalesce(d.published, d.fetched_at) >= ?)
+                where d.id in (select document_id from supplier_matches where supplier_id = :sid
+                               union select document_id from supplier_impacts where supplier_id = :sid
+                               and status != 'mentioned')
+                  and (:since is null or coalesce(d.published, d.fetched_at) >= :since)
                 order by coalesce(d.published, d.fetched_at), d.id
-                """, [supplier_id, since, since])
+                """, {"sid": supplier_id, "since": since})
             labels = self._flagged_labels([d["id"] for d in docs])
         for doc in docs:
             doc["labels"] = labels.get(doc["id"], [])

@@ -29,6 +29,9 @@ class FakeStore:
     def supplier_matches_for(self, ids):
         return {i: m for i, m in self.matches.items() if i in ids}
 
+    def supplier_impacts_for(self, ids):  # fourth parties (issue 15): none in these cases
+        return {}
+
 
 def placements(digest):
     return [(s.label, item.title) for s in digest.sections for item in s.items]

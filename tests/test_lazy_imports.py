@@ -43,3 +43,16 @@ def test_exports_load_nothing_heavy(tmp_path):
     Store.open(db).close()
     assert _loaded(["--db", str(db), "feed"]) == ""
     assert _loaded(["--db", str(db), "stix"]) == ""
+
+
+def test_relations_load_nothing_heavy(tmp_path):
+    """Fourth parties (issue 15): importing relations matches and propagates without the classifier's libraries."""
+    db = tmp_path / "s.db"
+    from supplywatch.store import Store
+
+    Store.open(db).close()
+    csv = tmp_path / "rel.csv"
+    csv.write_text("supplier,relation,target,product,versions,source,as_of\nAcme,uses,SolarWinds,Orion,,x,\n", "utf-8")
+    assert _loaded(["--db", str(db), "suppliers", "relations", "import", str(csv)]) == ""
+    assert _loaded(["--db", str(db), "suppliers", "relations", "list"]) == ""
+    assert _loaded(["--db", str(db), "suppliers", "relations", "--help"]) == ""
