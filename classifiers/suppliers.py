@@ -220,11 +220,14 @@ def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
     suppliers = store.suppliers()
     result = MatchResult(suppliers=len(suppliers), register_version=version)
     matcher = matcher_for(suppliers)
-    for batch in store.documents_to_match(version):
+    batches = store.documents_to_match(version)
+    if progress:
+        progress(0, len(batches))
+    for batch in batches:
         found = [(doc["id"], doc["content_hash"], [m.as_dict() for m in matcher.match(doc)]) for doc in batch]
         store.save_supplier_matches(found, version)
         result.documents += len(found)
         result.matches += sum(len(r[2]) for r in found)
         if progress:
-            progress(result.documents)
+            progress(result.documents, len(batches))
     return result
