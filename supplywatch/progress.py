@@ -93,8 +93,9 @@ class Bars(Reporter):
         console = Console(file=self.stream or sys.stderr)
         # redirect_stdout=False: a result printed meanwhile goes to stdout as is, never into the bar's stream.
         bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn(f"{{task.fields[rate]}} {unit}/s"), TimeElapsedColumn(), TextColumn("left"),
-                        TimeRemainingColumn(), console=console, redirect_stdout=False, redirect_stderr=True)
+                        TextColumn(f"{{task.fields[rate]}} {unit}/s"), TimeElapsedColumn(), TextColumn("elapsed,"),
+                        TimeRemainingColumn(), TextColumn("left"), console=console, redirect_stdout=False,
+                        redirect_stderr=True)
         task = bars.add_task(name, total=None, rate="-")
         count = _Count(name, unit)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn")
+HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
+         "rich")
 
 PROBE = """
 import sys
@@ -43,3 +44,13 @@ def test_exports_load_nothing_heavy(tmp_path):
     Store.open(db).close()
     assert _loaded(["--db", str(db), "feed"]) == ""
     assert _loaded(["--db", str(db), "stix"]) == ""
+
+
+def test_digest_and_progress_off_a_terminal_load_nothing_heavy(tmp_path):
+    """rich draws bars only on a terminal: the one-line summaries of a cron run never import it."""
+    db = tmp_path / "s.db"
+    from supplywatch.store import Store
+
+    Store.open(db).close()
+    assert _loaded(["--db", str(db), "digest", "--date", "2021-01-12"]) == ""
+    assert _loaded(["--db", str(db), "suppliers", "match"]) == ""
