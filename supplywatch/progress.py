@@ -73,10 +73,13 @@ class Reporter:
 
 
 class Summary(Reporter):
-    """Not a terminal (cron, a pipe, a log file): one line per stage when it ends, and the notes."""
+    """Not a terminal (cron, a pipe, a log file): one line per stage when it ends, and the notes.
+
+    A stage that failed before it began (no database, no model) prints nothing: its error is the one line."""
 
     def finish(self, count: _Count, *, stopped: bool) -> None:
-        self.note(count.summary(stopped))
+        if not stopped or count.done or count.total is not None:
+            self.note(count.summary(stopped))
 
     def note(self, line: str) -> None:
         print(line, file=self.stream or sys.stderr, flush=True)
