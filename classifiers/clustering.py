@@ -50,6 +50,8 @@ def cluster_archive(store: Any, encoder: Any, *, window_days: float, rebuild: bo
     if rebuild:
         result.reset = store.reset_stories()
     todo = store.documents_without_story()
+    if progress:
+        progress(0, len(todo))
     for start in range(0, len(todo), batch):
         docs = todo[start:start + batch]
         times = [t for t in (parse_time(d["published"]) for d in docs) if t]
@@ -71,5 +73,5 @@ def cluster_archive(store: Any, encoder: Any, *, window_days: float, rebuild: bo
         result.new_stories += made
         result.joined += len(decisions) - made
         if progress:
-            progress(result.documents)
+            progress(result.documents, len(todo))
     return result

@@ -79,10 +79,17 @@ CAPPED = "capped: no sentence names a signing artefact"
 FOLLOW_UP = "a follow-up of a flagged incident that names the signing artefact"
 
 
-def seeded_memory(store: Any) -> IncidentMemory:
-    """An incident memory that knows the headline incidents the pipeline already flagged within its window."""
+def seeded_memory(store: Any, first: str | None = None) -> IncidentMemory:
+    """An incident memory that knows the headline incidents the pipeline already flagged within its window
+    before now, or before ``first`` (the earliest publication time about to be labelled) when that is older:
+    a backfill of last year's news, resumed after an interruption, remembers what it flagged before it."""
     memory = IncidentMemory()
-    since = (datetime.now(UTC) - timedelta(days=memory.window)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.now(UTC)
+    try:
+        start = min(start, datetime.fromisoformat(str(first).replace("Z", "+00:00")).astimezone(UTC))
+    except ValueError:
+        pass
+    since = (start - timedelta(days=memory.window)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for row in reversed(store.flagged(vocabulary.headline(), since=since)):
         memory.adjust(row, row["score"], 0.0)  # a threshold of 0 records it as an incident, unchanged
     return memory
@@ -102,9 +109,14 @@ def classify_archive(store: Any, classifier: Any, *, relabel: bool = False, limi
                      progress: Any = None) -> ClassifyResult:
     """The classify stage: label every stored document without a label from ``classifier.version``, in
     publication order, through :func:`label_documents` with a memory seeded from the store."""
-    memory = seeded_memory(store)
     result = ClassifyResult(model_version=classifier.version)
-    for batch in store.documents_to_label(classifier.version, relabel=relabel, limit=limit):
+    batches = store.documents_to_label(classifier.version, relabel=relabel, limit=limit)
+    if progress:
+        progress(0, len(batches))
+    memory = None
+    for batch in batches:
+        if memory is None:
+            memory = seeded_memory(store, batch[0].get("published") if batch else None)
         labelled = classifier.label(batch, memory)
         for labels in labelled:
             for lab, flagged in labels:
@@ -115,5 +127,5 @@ def classify_archive(store: Any, classifier: Any, *, relabel: bool = False, limi
                           content_hashes={doc["id"]: doc["content_hash"] for doc in batch if doc.get("content_hash")})
         result.documents += len(batch)
         if progress:
-            progress(result.documents)
+            progress(result.documents, len(batches))
     return result

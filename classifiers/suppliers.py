@@ -223,7 +223,10 @@ def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
     result = MatchResult(suppliers=len(suppliers), register_version=version)
     matcher = matcher_for(suppliers)
     graph = None  # fourth parties: who each document affects through relations; built only when there is work
-    for batch in store.documents_to_match(version):
+    batches = store.documents_to_match(version)
+    if progress:
+        progress(0, len(batches))
+    for batch in batches:
         graph = graph or Graph(suppliers, store.relations())
         found, impacts = [], {}
         for doc in batch:
@@ -234,5 +237,5 @@ def match_archive(store: Any, *, progress: Any = None) -> MatchResult:
         result.documents += len(found)
         result.matches += sum(len(r[2]) for r in found)
         if progress:
-            progress(result.documents)
+            progress(result.documents, len(batches))
     return result

@@ -156,15 +156,19 @@ def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include
     return rows, sources
 
 
-def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder: Any, out: str) -> Head:
-    """Fit a head on ``rows`` (from :func:`training_rows`) with the encoder ``make_encoder()`` gives; save it in ``out``."""
+def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder: Any, out: str, *,
+               progress: Any = None) -> Head:
+    """Fit a head on ``rows`` (from :func:`training_rows`) with the encoder ``make_encoder()`` gives; save it in ``out``.
+
+    ``progress(done, total)``: documents encoded so far, of ``len(rows)``."""
     from supplywatch.store import InputError
 
     if not rows:
         raise InputError("nothing to train on")
     encoder = make_encoder()
     try:
-        head = fit(rows, Featurizer(encoder), sources=sources, encoder_name=encoder.name)
+        tick = None if progress is None else (lambda done: progress(done, len(rows)))
+        head = fit(rows, Featurizer(encoder, tick), sources=sources, encoder_name=encoder.name)
     except ValueError as exc:
         raise InputError(f"cannot train: {exc}") from None
     head.save(out)

@@ -14,11 +14,12 @@ from .sink import DocumentSink, StoreSink
 
 
 def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
-              force: bool = False, sink: DocumentSink | None = None) -> list[dict[str, Any]]:
-    """Crawl ``sources``; their documents go to ``sink`` (default: the store at ``db_path``; see :mod:`.runner`)."""
+              force: bool = False, sink: DocumentSink | None = None, progress: Any = None) -> list[dict[str, Any]]:
+    """Crawl ``sources``; their documents go to ``sink`` (default: the store at ``db_path``; see :mod:`.runner`).
+    ``progress(done, total)``: sources finished so far, of ``len(sources)``."""
     from .runner import run_crawl as _run
 
-    return _run(db_path, sources, options, force=force, sink=sink)
+    return _run(db_path, sources, options, force=force, sink=sink, progress=progress)
 
 
 __all__ = ["KINDS", "DocumentSink", "SourceKind", "StoreSink", "run_crawl"]

@@ -66,8 +66,22 @@ def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
     }
 
 
+class _Counting:
+    """The sink, and after each source's write a call to ``notify(sources done so far)`` (progress to the parent)."""
+
+    def __init__(self, sink: Any, notify: Any, done: int = 0):
+        self.sink, self.notify, self.done = sink, notify, done
+
+    def write(self, documents: Any, outcome: Any) -> Any:
+        try:
+            return self.sink.write(documents, outcome)
+        finally:
+            self.done += 1
+            self.notify(self.done)
+
+
 def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], force: bool,
-           sink: Any) -> list[dict[str, Any]]:
+           sink: Any, notify: Any = None) -> list[dict[str, Any]]:
     from scrapy.crawler import CrawlerProcess
 
     from .kinds import KINDS
@@ -88,9 +102,13 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
             jobs.append((source, state, store.known_entries(source["name"])))
     if not jobs:
         return reports
+    sink = sink or StoreSink(db_path)
+    if notify is not None:
+        notify(len(reports))  # the rate-limited sources are done already
+        sink = _Counting(sink, notify, len(reports))
     pool = PagePool(options["extract_workers"])
     try:
-        process = CrawlerProcess(scrapy_settings(options, sink or StoreSink(db_path)))
+        process = CrawlerProcess(scrapy_settings(options, sink))
         crawlers = []
         failures: dict[str, str] = {}
         for source, state, known in jobs:
@@ -120,7 +138,7 @@ def _child(conn: Any, parent: int, db_path: str, sources: list[dict[str, Any]], 
     if os.getppid() != parent:  # the command died before the line above took effect
         os._exit(1)
     try:
-        conn.send(("ok", _crawl(db_path, sources, options, force, sink)))
+        conn.send(("ok", _crawl(db_path, sources, options, force, sink, lambda done: conn.send(("progress", done)))))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises CrawlError
         log.debug("crawl failed", exc_info=True)
         conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
@@ -149,9 +167,10 @@ def _end_group(pgid: int) -> None:
 
 
 def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any], *,
-              force: bool = False, sink: Any = None) -> list[dict[str, Any]]:
+              force: bool = False, sink: Any = None, progress: Any = None) -> list[dict[str, Any]]:
     """Crawl ``sources``, their documents into ``sink`` (default the store at ``db_path``, which also holds
     the sources' state); return one report dict per source. The sink crosses into the forked child as is.
+    ``progress(done, total)`` is called here, in this process, as the child finishes each source.
 
     The child runs in its own process group and dies with this process (PR_SET_PDEATHSIG). This side
     waits on the report pipe and the child's exit together: extraction workers forked by the child
@@ -180,6 +199,10 @@ def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, An
                 except EOFError:
                     proc.join()
                     message = ("error", _death(proc.exitcode), "")
+                if message[0] == "progress":
+                    if progress is not None:
+                        progress(message[1], len(sources))
+                    message = None
             elif proc.sentinel in ready:
                 # Exited: a report it sent just before is still in the pipe; otherwise it died.
                 if receiver.poll(0):

@@ -5,10 +5,11 @@ Mixed into :class:`store.core.Store`; SQL stays in the store package.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import InputError
+from .models import Batches
 from .vocabulary import Label
 
 
@@ -18,9 +19,10 @@ class LabelsMixin:
     def _guard(self) -> Any: ...  # provided by Store
 
     def documents_to_label(self, model_version: str, *, batch: int = 64, relabel: bool = False,
-                           limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+                           limit: int | None = None) -> Batches:
         """Batches, in publication order, of documents with no label from ``model_version`` for their current
-        text (all with ``relabel``): an edited article, or a feed-only one whose page arrived, is labelled again."""
+        text (all with ``relabel``): an edited article, or a feed-only one whose page arrived, is labelled again.
+        Which documents is decided now; ``.total`` says how many."""
         with self._guard():
             ids = [r[0] for r in self.db.execute(
                 """
@@ -32,14 +34,16 @@ class LabelsMixin:
                 """, [int(relabel), model_version])]
         if limit is not None:
             ids = ids[:limit]
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
+
+        def fetch(chunk: list[int]) -> list[dict[str, Any]]:
             with self._guard():
                 rows = self.db.execute_returning_dicts(
                     f"select id, title, text, summary, published, vendor, source, text_source, content_hash from documents "
                     f"where id in ({','.join('?' * len(chunk))})", chunk)
             order = {doc_id: i for i, doc_id in enumerate(chunk)}
-            yield sorted(rows, key=lambda r: order[r["id"]])
+            return sorted(rows, key=lambda r: order[r["id"]])
+
+        return Batches(ids, batch, fetch)
 
     def save_labels(self, results: Iterable[tuple[int, list[tuple[Label, bool]]]], model_version: str,
                     now: str, content_hashes: dict[int, str] | None = None) -> int:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -133,3 +135,22 @@ class SaveResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+class Batches:
+    """Batches of rows read on demand from a list of ids chosen up front; ``total`` is how many ids there are,
+    so a caller can show how far it has got (``len()`` works too)."""
+
+    def __init__(self, ids: list[int], batch: int, fetch: Callable[[list[int]], list[dict[str, Any]]]):
+        self.ids, self.batch, self.fetch = ids, batch, fetch
+
+    @property
+    def total(self) -> int:
+        return len(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(self.ids), self.batch):
+            yield self.fetch(self.ids[start:start + self.batch])

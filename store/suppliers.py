@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import InputError
-from .models import utcnow
+from .models import Batches, utcnow
 
 ROLES = ("subject", "mentioned")
 FIELDS = ("title", "lead", "text", "link")
@@ -154,8 +154,9 @@ class SuppliersMixin:
 
     # -- matching ---------------------------------------------------------------------------------
 
-    def documents_to_match(self, version: int, *, batch: int = 500) -> Iterator[list[dict[str, Any]]]:
-        """Batches of documents not yet matched against register ``version``, or edited since they were."""
+    def documents_to_match(self, version: int, *, batch: int = 500) -> Batches:
+        """Batches of documents not yet matched against register ``version``, or edited since they were
+        (chosen now; ``.total`` says how many)."""
         with self._guard():
             ids = [r[0] for r in self.db.execute(
                 """
@@ -163,12 +164,14 @@ class SuppliersMixin:
                 where s.document_id is null or s.register_version != ? or s.content_hash is not d.content_hash
                 order by d.id
                 """, [version])]
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
+
+        def fetch(chunk: list[int]) -> list[dict[str, Any]]:
             with self._guard():
-                yield self.db.execute_returning_dicts(
+                return self.db.execute_returning_dicts(
                     f"select id, title, summary, text, url, canonical_url, content_hash from documents "
                     f"where id in ({','.join('?' * len(chunk))}) order by id", chunk)
+
+        return Batches(ids, batch, fetch)
 
     def save_supplier_matches(self, results: Iterable[tuple[int, str, list[dict[str, Any]]]], version: int,
                               impacts: dict[int, list[dict[str, Any]]] | None = None) -> int:

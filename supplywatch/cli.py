@@ -137,9 +137,10 @@ def check_order(since: Period | None, until: Period | None) -> None:
 class Env:
     """What every command gets from the group's options."""
 
-    def __init__(self, config_path: str | None, db: str | None):
+    def __init__(self, config_path: str | None, db: str | None, quiet: bool = False):
         self.config_path = config_path
         self.db_option = db
+        self.quiet = quiet
         self._config: configuration.Config | None = None
 
     @property
@@ -166,7 +167,10 @@ class Env:
 
         ``create=False`` (the default): a missing database is an error, not a new empty one.
         """
-        return make_pipeline(lambda: self.config, self.db, create=create, readonly=readonly)
+        from .progress import reporter
+
+        return make_pipeline(lambda: self.config, self.db, create=create, readonly=readonly,
+                             progress=reporter(quiet=self.quiet))
 
 
 pass_env = click.make_pass_decorator(Env)
@@ -196,9 +200,11 @@ def _configure_logging(verbose: int) -> None:
 @click.option("--db", metavar="FILE", envvar="SUPPLYWATCH_DB",
               help="SQLite database (default ./supplywatch.db). Example: --db /var/lib/supplywatch/archive.db")
 @click.option("-v", "--verbose", count=True, help="More log output; twice for Scrapy's own log. Example: -vv")
+@click.option("-q", "--quiet", is_flag=True, envvar="SUPPLYWATCH_QUIET",
+              help="No progress on stderr (a bar on a terminal, else one line per stage). Example: -q classify")
 @click.version_option(package_name="supplywatch", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: int, quiet: bool) -> None:
     """supplywatch: know the morning after when one of your suppliers is hit.
 
     Crawls security news feeds, vendor advisory pages and CSAF advisory feeds into one
@@ -207,11 +213,11 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: in
     Example: supplywatch init && supplywatch crawl && supplywatch search "signing key"
     """
     _configure_logging(verbose)
-    ctx.obj = Env(config_path, db)
+    ctx.obj = Env(config_path, db, quiet)
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from . import cli_archive, cli_labels, cli_relations, cli_reports  # noqa: E402, F401
+from . import cli_archive, cli_backfill, cli_labels, cli_relations, cli_reports  # noqa: E402, F401
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from supplywatch.store import CrawlError, InputError, StorageError, Store, SupplywatchError
 
 from .config import Config
+from .progress import Reporter
 
 
 class CrawlNotStored(StorageError):
@@ -28,11 +29,14 @@ class Pipeline:
     ``store`` / ``classifier``: parts already made (a real store opened read-only, a fake classifier);
     ``sink``: where crawled documents go (a :class:`crawlers.DocumentSink`; default the store writer).
     ``create=False`` refuses a missing database; ``readonly`` opens it read-only (search, serve).
+    ``progress``: a :class:`supplywatch.progress.Reporter` that sees each long stage (default: silent).
     """
 
     def __init__(self, config: Config | Callable[[], Config], db: str, *, store: Store | None = None,
-                 classifier: Any = None, sink: Any = None, create: bool = True, readonly: bool = False):
+                 classifier: Any = None, sink: Any = None, create: bool = True, readonly: bool = False,
+                 progress: Reporter | None = None):
         self._config, self.db, self.sink = config, db, sink
+        self.progress = progress or Reporter()
         self._store, self._classifier = store, classifier
         self._create, self._readonly = create, readonly
 
@@ -81,13 +85,18 @@ class Pipeline:
 
     # -- the stages ----------------------------------------------------------------------------------
 
-    def crawl(self, *, source: str | None = None, force: bool = False) -> list[dict[str, Any]]:
-        """Sync the configured sources into the store, then crawl them (or the one named)."""
+    def crawl(self, *, source: str | None = None, force: bool = False, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Sync the configured sources into the store, then crawl them (or the one named, or those in ``names``)."""
         from supplywatch.crawlers import run_crawl
 
-        sources = [self.config.source(source)] if source else self.config.sources
+        names = [source] if source else names
+        sources = [self.config.source(name) for name in names] if names else self.config.sources
         self.store.sync_sources(self.config.sources)
-        reports = run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink) if sources else []
+        reports = []
+        if sources:
+            with self.progress.stage("crawl", unit="sources") as tick:
+                tick(0, len(sources))
+                reports = run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink, progress=tick)
         unstored = [r for r in reports if r.get("status") == "store_error"]
         if unstored:
             # Fetched but not kept is the database's failure, not the sources': the command fails (exit 3).
@@ -96,23 +105,26 @@ class Pipeline:
                                  f"{unstored[0].get('error') or 'storage failed'}", reports)
         return reports
 
-    def classify(self, *, relabel: bool = False, limit: int | None = None, progress: Any = None) -> Any:
+    def classify(self, *, relabel: bool = False, limit: int | None = None) -> Any:
         from supplywatch.classifiers.labelling import classify_archive
 
         classifier = self.classifier  # the model's errors before the database's, as always
-        return classify_archive(self.store, classifier, relabel=relabel, limit=limit, progress=progress)
+        with self.progress.stage("classify") as tick:
+            return classify_archive(self.store, classifier, relabel=relabel, limit=limit, progress=tick)
 
-    def cluster(self, *, rebuild: bool = False, batch: int | None = None, progress: Any = None) -> Any:
+    def cluster(self, *, rebuild: bool = False, batch: int | None = None) -> Any:
         from supplywatch.classifiers.clustering import BATCH, cluster_archive
 
         encoder = self.encoder()
-        return cluster_archive(self.store, encoder, window_days=self.config.classifier["story_window_days"],
-                               rebuild=rebuild, batch=batch or BATCH, progress=progress)
+        with self.progress.stage("cluster") as tick:
+            return cluster_archive(self.store, encoder, window_days=self.config.classifier["story_window_days"],
+                                   rebuild=rebuild, batch=batch or BATCH, progress=tick)
 
-    def match_suppliers(self, *, progress: Any = None) -> Any:
+    def match_suppliers(self) -> Any:
         from supplywatch.classifiers.suppliers import match_archive
 
-        return match_archive(self.store, progress=progress)
+        with self.progress.stage("suppliers match") as tick:
+            return match_archive(self.store, progress=tick)
 
     def import_suppliers(self, path: str, *, match: bool = True) -> dict[str, Any]:
         """Read the register CSV at ``path`` into the store (merging by name), then match the documents again.
@@ -134,7 +146,8 @@ class Pipeline:
 
         corrections = self.store.corrections() if Path(self.db).exists() else []
         rows, sources = training_rows(data, corrections=corrections, include_examples=include_examples, until=until)
-        return train_head(rows, sources, self.encoder, out)
+        with self.progress.stage("train") as tick:
+            return train_head(rows, sources, self.encoder, out, progress=tick)
 
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
                  memory: bool = True, folds: str | None = None, allow_overlap: bool = False,
@@ -157,8 +170,9 @@ class Pipeline:
             if folds == "incident":
                 check_incidents(rows, path)  # before the model loads
             encoder = self.encoder()
-            return evaluate_folds(rows, Featurizer(encoder), folds=folds, cut=since or "2015",
-                                  encoder_name=encoder.name, progress=progress)
+            with self.progress.stage("eval (encoding)") as tick:
+                return evaluate_folds(rows, Featurizer(encoder, tick), folds=folds, cut=since or "2015",
+                                      encoder_name=encoder.name, progress=progress)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)
@@ -171,7 +185,10 @@ class Pipeline:
                                  f"or pass --allow-training-overlap")
             if warn is not None:
                 warn(f"WARNING: {why}: they do not measure the model on new articles.")
-        result = evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
+        encoder = self.encoder()
+        with self.progress.stage("eval") as tick:
+            tick(0, len(rows))
+            result = evaluate(rows, fitted, Featurizer(encoder, lambda done: tick(done, len(rows))), memory=memory)
         return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn")
+HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
+         "rich")
 
 PROBE = """
 import sys
@@ -56,3 +57,13 @@ def test_relations_load_nothing_heavy(tmp_path):
     assert _loaded(["--db", str(db), "suppliers", "relations", "import", str(csv)]) == ""
     assert _loaded(["--db", str(db), "suppliers", "relations", "list"]) == ""
     assert _loaded(["--db", str(db), "suppliers", "relations", "--help"]) == ""
+
+
+def test_digest_and_progress_off_a_terminal_load_nothing_heavy(tmp_path):
+    """rich draws bars only on a terminal: the one-line summaries of a cron run never import it."""
+    db = tmp_path / "s.db"
+    from supplywatch.store import Store
+
+    Store.open(db).close()
+    assert _loaded(["--db", str(db), "digest", "--date", "2021-01-12"]) == ""
+    assert _loaded(["--db", str(db), "suppliers", "match"]) == ""

@@ -277,7 +277,7 @@ def test_new_and_edited_documents_and_register_changes_are_matched(db, register)
     assert match_suppliers(db)["documents"] == 0  # nothing is due: nothing is matched twice
     seed(db, [_doc("k1", "Kestrel Plastics halts production")])
     result = run_cli("--db", db, "suppliers", "match")
-    assert result.output == "Matched 1 documents against 3 suppliers: 1 matches.\n"
+    assert result.stdout == "Matched 1 documents against 3 suppliers: 1 matches.\n"
     assert match_suppliers(db)["documents"] == 0
     assert ("k1", "Kestrel Plastics") in matches(db)
     # An edited document is matched again.
