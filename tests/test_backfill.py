@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -37,6 +38,7 @@ EVENTS = [("patches critical flaw in {v} Gateway", "{v} fixed a remote code exec
           ("{v} warns of phishing campaign", "Phishing emails impersonating {v} support are circulating. "
            "Users should not click the links.")]
 START = datetime(2021, 3, 1, 8, 0, tzinfo=UTC)
+GATE = threading.Event()  # closed: outlet 2's feed waits
 
 
 def _feed(server: Any, n: int) -> str:
@@ -55,9 +57,10 @@ def _feed(server: Any, n: int) -> str:
 def site(server, tmp_path):
     for n in range(FEEDS):
         route = static(_feed(server, n), headers={"ETag": f'"feed-{n}"'})
-        if n == 2:  # the second chunk's first source is slow, so Ctrl-C lands inside a crawl
+        if n == 2:  # the second chunk's first source answers only when the test opens the gate, so Ctrl-C
+            # lands inside a crawl however loaded the machine is (a fixed delay was a race on 2 busy cores)
             def route(handler: Any, inner: Any = route) -> Any:
-                time.sleep(2)
+                GATE.wait(120)
                 return inner(handler)
         server.routes[f"/{n}.xml"] = route
     cfg = write_config(tmp_path / "supplywatch.toml",
@@ -125,6 +128,7 @@ def test_an_interrupted_backfill_resumes_to_the_same_archive_and_does_nothing_tw
         subprocess.run([sys.executable, "-m", "supplywatch", "--db", str(tmp_path / name), "-q", "suppliers", "import",
                         str(register)], cwd=ROOT, check=True, capture_output=True)
 
+    GATE.set()
     clean = subprocess.run(_command(site, tmp_path / "clean.db"), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr
     done = json.loads(clean.stdout)
@@ -132,7 +136,11 @@ def test_an_interrupted_backfill_resumes_to_the_same_archive_and_does_nothing_tw
 
     cut = tmp_path / "cut.db"
     # Ctrl-C while the second chunk is being crawled: the first chunk's sources are stored, nothing is labelled.
-    first, seen = _interrupt(site, cut, "select count(*) from documents", 2 * PER_FEED, signal.SIGINT)
+    GATE.clear()
+    try:
+        first, seen = _interrupt(site, cut, "select count(*) from documents", 2 * PER_FEED, signal.SIGINT)
+    finally:
+        GATE.set()
     assert first.returncode == 130 and "Interrupted." in first.stderr, first.stderr
     assert _count(cut, "select count(*) from documents") < total
     assert _count(cut, "select count(*) from labels") == 0
