@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import InputError, QuerySyntaxError
 from .models import is_day
+from .search_side import SIDE_MAX_LIMIT, SideIndexMixin
 
 MAX_QUERY_CHARS = 2000
 # Title hits weigh five times a hit in the text (bm25 weights, in column order: title, text).
@@ -45,7 +46,7 @@ def quote(query: str) -> str:
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-class SearchMixin:
+class SearchMixin(SideIndexMixin):
     db: Any
 
     def _guard(self) -> Any: ...  # provided by Store
@@ -93,11 +94,29 @@ class SearchMixin:
             where.append(f"exists (select 1 from supplier_matches m where m.document_id = documents_fts.rowid "
                          f"and m.supplier_id in ({', '.join(':' + n for n in names)}))")
             params.update(zip(names, ids, strict=True))
-        # The best `limit` ids first (filters joined in, so bm25 is computed only for the documents that
-        # pass them; SQLite keeps the top N in a small sorter), then a snippet for each of those alone
-        # (FTS5 seeks the match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full:
-        # two to four times slower on common words.
         join = "join documents d on d.id = documents_fts.rowid" if needs_documents else ""
+        side = self._side_index() if limit <= SIDE_MAX_LIMIT else None
+        if side is not None:
+            found = self._search_candidates(side, query, match, raw, limit, join, where, params, first, last,
+                                            filtered=bool(label) or supplier is not None)
+            if found is not None:
+                return found
+        return self._ranked(query, raw, join, where, {"match": match, "limit": limit, **params})
+
+    def _ranked(self, query: str, raw: bool, join: str, where: list[str], params: dict[str, Any],
+                candidates: list[int] | None = None) -> list[dict[str, Any]]:
+        """The best ``limit`` matches by weighted bm25, with snippets; among ``candidates`` alone when given.
+
+        The best ids first (filters joined in, so bm25 is computed only for the documents that pass them;
+        SQLite keeps the top N in a small sorter), then a snippet for each of those alone (FTS5 seeks the
+        match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full: two to four times slower
+        on common words. With candidates, SQLite drives FTS5 one rowid at a time: FTS5 still decides
+        whether each matches and how it ranks, but looks at nothing else.
+        """
+        where = list(where)
+        if candidates is not None:
+            where.append("documents_fts.rowid in (select value from json_each(:candidates))")
+            params = {**params, "candidates": json.dumps(candidates)}
         sql = f"""
             with top as materialized (
                 select documents_fts.rowid as id, bm25(documents_fts, {WEIGHTS}) as rank
@@ -113,7 +132,7 @@ class SearchMixin:
         """
         with self._guard():
             try:
-                return self.db.execute_returning_dicts(sql, {"match": match, "limit": limit, **params})
+                return self.db.execute_returning_dicts(sql, params)
             except sqlite3.OperationalError as exc:
                 msg = str(exc)
                 if not raw or any(word in msg for word in _NOT_SYNTAX):
