@@ -48,6 +48,7 @@ def quote(query: str) -> str:
 
 class SearchMixin(SideIndexMixin):
     db: Any
+    search_plan = ""  # how the last search ran: "fts5" (every match ranked) or "side index" (its candidates)
 
     def _guard(self) -> Any: ...  # provided by Store
 
@@ -100,7 +101,9 @@ class SearchMixin(SideIndexMixin):
             found = self._search_candidates(side, query, match, raw, limit, join, where, params, first, last,
                                             filtered=bool(label) or supplier is not None)
             if found is not None:
+                self.search_plan = "side index"
                 return found
+        self.search_plan = "fts5"
         return self._ranked(query, raw, join, where, {"match": match, "limit": limit, **params})
 
     def _ranked(self, query: str, raw: bool, join: str, where: list[str], params: dict[str, Any],
@@ -122,13 +125,13 @@ class SearchMixin(SideIndexMixin):
                 select documents_fts.rowid as id, bm25(documents_fts, {WEIGHTS}) as rank
                 from documents_fts {join}
                 where documents_fts match :match {''.join(f' and {w}' for w in where)}
-                order by rank limit :limit)
+                order by rank, documents_fts.rowid limit :limit)
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
                    top.rank
             from top join documents d on d.id = top.id
-            order by top.rank
+            order by top.rank, top.id
         """
         with self._guard():
             try:

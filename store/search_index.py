@@ -95,9 +95,14 @@ class SideIndex:
         os.replace(tmp, self.state_file)
 
     def _open(self, create: bool) -> None:
-        if create:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir.mkdir(parents=True)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise Unusable(f"{self.dir} is not a folder")  # someone else's file: never removed
+        try:
+            if create:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir.mkdir(parents=True)
+        except OSError as exc:
+            raise Unusable(f"cannot create the search index {self.dir}: {exc}") from exc
         self.schema = _schema()
         try:
             self.index = self.tantivy.Index(self.schema, path=str(self.dir), reuse=not create)
