@@ -118,7 +118,9 @@ class SearchMixin(SideIndexMixin):
         """
         where = list(where)
         if candidates is not None:
-            where.append("documents_fts.rowid in (select value from json_each(:candidates))")
+            # `+rowid`: a filter on FTS5's walk through the matches, not a rowid lookup per candidate (each
+            # lookup would start bm25 anew, and bm25 walks every match of each phrase for its idf).
+            where.append("+documents_fts.rowid in (select value from json_each(:candidates))")
             params = {**params, "candidates": json.dumps(candidates)}
         sql = f"""
             with top as materialized (
@@ -137,11 +139,39 @@ class SearchMixin(SideIndexMixin):
             try:
                 return self.db.execute_returning_dicts(sql, params)
             except sqlite3.OperationalError as exc:
-                msg = str(exc)
-                if not raw or any(word in msg for word in _NOT_SYNTAX):
+                error = self._syntax_error(query, raw, exc)
+                if error is exc:
                     raise
-                shown = query if len(query) <= 60 else query[:59] + "…"
-                raise QuerySyntaxError(f"invalid search syntax in {shown!r} ({msg})") from None
+                raise error from None
+
+    def _confirmed(self, query: str, raw: bool, where: list[str], params: dict[str, Any],
+                   ids: list[int]) -> list[dict[str, Any]]:
+        """Those of ``ids`` that FTS5 matches and pass the filters, with their snippets (a rowid lookup each)."""
+        sql = f"""
+            select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
+                   snippet(documents_fts, 1, '[', ']', '…', 16) as snippet
+            from documents_fts join documents d on d.id = documents_fts.rowid
+            where documents_fts match :match and documents_fts.rowid in (select value from json_each(:ids))
+                  {''.join(f' and {w}' for w in where)}
+        """
+        with self._guard():
+            try:
+                return self.db.execute_returning_dicts(
+                    sql, {**params, "match": self._match(query, raw), "ids": json.dumps(ids)})
+            except sqlite3.OperationalError as exc:
+                raise self._syntax_error(query, raw, exc) from None
+
+    @staticmethod
+    def _match(query: str, raw: bool) -> str:
+        return query if raw else quote(query)
+
+    @staticmethod
+    def _syntax_error(query: str, raw: bool, exc: sqlite3.OperationalError) -> Exception:
+        msg = str(exc)
+        if not raw or any(word in msg for word in _NOT_SYNTAX):
+            return exc
+        shown = query if len(query) <= 60 else query[:59] + "…"
+        return QuerySyntaxError(f"invalid search syntax in {shown!r} ({msg})")
 
     def optimize_search(self) -> None:
         """Merge the full-text index into one b-tree (FTS5 'optimize'): after a bulk load or now and then.

@@ -167,9 +167,9 @@ class SideIndex:
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def candidates(self, tree: Any, *, k: int, source: str | None, first_day: int | None,
-                   last_day: int | None) -> tuple[list[int], int]:
-        """The ids of the best ``k`` documents for a parsed query (``fts5query`` tree), and how many match."""
+    def candidates(self, tree: Any, *, k: int, source: str | None = None, first_day: int | None = None,
+                   last_day: int | None = None) -> tuple[list[tuple[int, float]], int]:
+        """The best ``k`` (id, bm25 score) for a parsed query (``fts5query`` tree), and how many documents match."""
         q = self.tantivy.Query
         query = self._query(tree)
         filters = []
@@ -178,14 +178,15 @@ class SideIndex:
         if first_day is not None or last_day is not None:
             filters.append(q.range_query(self.schema, "day", self.tantivy.FieldType.Integer, first_day, last_day))
         if filters:
-            # Filters restrict but do not score (boost 0 keeps the bm25 of the words alone).
+            # Filters restrict but do not score (a constant 0 keeps the bm25 of the words alone).
             query = q.boolean_query([(self.tantivy.Occur.Must, query)] + [
                 (self.tantivy.Occur.Must, q.const_score_query(f, 0.0)) for f in filters])
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=k, count=True)
-        addresses = [address for _, address in result.hits]
-        ids = searcher.fast_field_values("id", addresses) if addresses else []
-        return [int(i) for i in ids if i is not None], int(result.count or 0)
+        result = searcher.search(query, limit=max(k, 1), count=True)
+        hits = result.hits[:k]
+        ids = searcher.fast_field_values("id", [address for _, address in hits]) if hits else []
+        return ([(int(i), float(score)) for i, (score, _) in zip(ids, hits, strict=True) if i is not None],
+                int(result.count or 0))
 
     def _query(self, node: Any) -> Any:
         """The tantivy query for a node of ``fts5query``'s tree: what FTS5 would match, or more."""

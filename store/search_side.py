@@ -25,7 +25,8 @@ from . import fts5query
 from .search_index import SideIndex, Unusable, day_key
 
 SIDE_MIN_DOCS = 50_000  # below this FTS5 ranks every match in a few ms (benchmarks/SEARCH.md)
-SIDE_CANDIDATES = 200  # candidates FTS5 ranks per round (each ~0.05 ms: one seek per rowid)
+FTS5_RANKS_MAX = 50_000  # up to this many matches FTS5 ranks the candidates (walking every match: ms)
+SIDE_CANDIDATES = 200  # candidates FTS5 ranks per round
 SIDE_MAX_FETCH = 20_000  # the most the side index is asked for before FTS5 alone takes over
 SIDE_MAX_LIMIT = 200  # larger result pages go to FTS5 alone
 PREFILTER_FACTOR = 10  # with --label/--supplier, fetch this many times the candidates, keep those that pass
@@ -37,10 +38,15 @@ class SideIndexMixin:
     db: Any
     path: Any
     side_index_min_docs = SIDE_MIN_DOCS
+    fts5_ranks_max = FTS5_RANKS_MAX
 
     def _guard(self) -> Any: ...  # provided by Store
 
     def _ranked(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]: ...  # provided by SearchMixin
+
+    def _confirmed(self, *args: Any) -> list[dict[str, Any]]: ...  # provided by SearchMixin
+
+    def _match(self, query: str, raw: bool) -> str: ...  # provided by SearchMixin
 
     def update_search_index(self, *, rebuild: bool = False, catch_up_max: int | None = None,
                             build_max: int | None = None) -> SideIndex | None:
@@ -116,32 +122,70 @@ class SideIndexMixin:
     def _search_candidates(self, side: SideIndex, query: str, match: str, raw: bool, limit: int, join: str,
                            where: list[str], params: dict[str, Any], first: Any, last: Any,
                            filtered: bool) -> list[dict[str, Any]] | None:
-        """FTS5's ranking of the side index's candidates, or None: FTS5 over every match must answer."""
+        """The search through the side index, or None: FTS5 over every match must answer."""
         try:
             tree = fts5query.parse(match)
         except fts5query.Unsupported:
             return None
+        days = {"first_day": day_key(first.isoformat()) if first else None,
+                "last_day": day_key(last.isoformat()) if last else None}
+        try:
+            _, matching = side.candidates(tree, k=0)
+            if matching <= self.fts5_ranks_max:
+                return self._fts5_ranks(side, tree, query, raw, limit, join, where, params, days, filtered)
+            return self._side_ranks(side, tree, query, raw, limit, join, where, params, days, filtered)
+        except (Unusable, ValueError, OSError):
+            return None
+
+    def _fts5_ranks(self, side: SideIndex, tree: Any, query: str, raw: bool, limit: int, join: str,
+                    where: list[str], params: dict[str, Any], days: dict[str, Any],
+                    filtered: bool) -> list[dict[str, Any]] | None:
+        """FTS5's bm25 ranking of the side index's best candidates (FTS5 walks every match, scores those alone)."""
         want = max(SIDE_CANDIDATES, 5 * limit)
         fetch = want * (PREFILTER_FACTOR if filtered else 1)
-        first_day = day_key(first.isoformat()) if first else None
-        last_day = day_key(last.isoformat()) if last else None
         while True:
-            try:
-                ids, total = side.candidates(tree, k=fetch, source=params.get("source"), first_day=first_day,
-                                             last_day=last_day)
-            except (Unusable, ValueError, OSError):
-                return None
+            found, total = side.candidates(tree, k=fetch, source=params.get("source"), **days)
+            ids = [i for i, _ in found]
             complete = total <= fetch
             if filtered:
                 ids = self._passing(ids, where, params)
             if len(ids) > want:
                 ids, complete = ids[:want], False
-            rows = self._ranked(query, raw, join, where, {"match": match, "limit": limit, **params}, candidates=ids)
+            rows = self._ranked(query, raw, join, where, {"match": self._match(query, raw), "limit": limit, **params},
+                                candidates=ids)
             if len(rows) >= limit or complete:
                 return rows
             if fetch >= SIDE_MAX_FETCH:
                 return None
             fetch *= 8
+
+    def _side_ranks(self, side: SideIndex, tree: Any, query: str, raw: bool, limit: int, join: str,
+                    where: list[str], params: dict[str, Any], days: dict[str, Any],
+                    filtered: bool) -> list[dict[str, Any]] | None:
+        """The side index's bm25 ranking; FTS5 confirms each match (and makes its snippet), best first."""
+        fetch = max(SIDE_CANDIDATES, 5 * limit) * (PREFILTER_FACTOR if filtered else 1)
+        rows: list[dict[str, Any]] = []
+        seen = 0
+        while True:
+            found, total = side.candidates(tree, k=fetch, source=params.get("source"), **days)
+            found = found[seen:]
+            scores = dict(found)
+            ids = [i for i, _ in found]
+            if filtered:
+                ids = self._passing(ids, where, params)
+            for start in range(0, len(ids), 2 * limit):
+                batch = ids[start:start + 2 * limit]
+                confirmed = {r["id"]: r for r in self._confirmed(query, raw, where, params, batch)}
+                for doc_id in batch:
+                    if doc_id in confirmed:
+                        rows.append({**confirmed[doc_id], "rank": -scores[doc_id]})
+                        if len(rows) == limit:
+                            return rows
+            if total <= fetch:
+                return rows
+            if fetch >= SIDE_MAX_FETCH:
+                return None
+            seen, fetch = fetch, fetch * 8
 
     def _passing(self, ids: list[int], where: list[str], params: dict[str, Any]) -> list[int]:
         """The ``ids`` that pass the filters (label, supplier, source, dates), in their order."""

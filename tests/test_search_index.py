@@ -124,9 +124,8 @@ def test_inserts_edits_and_deletes_reach_the_index(archive, tmp_path):
             got = [r["id"] for r in side.search(query)]
             assert got == [r["id"] for r in full.search(query)] and 8 not in got
         # The index itself dropped the deleted document and the edited title's old words.
-        found, _ = side.update_search_index().candidates(("phrase", ["zymurgy"]), k=10, source=None,
-                                                          first_day=None, last_day=None)
-        assert found == [7]
+        found, _ = side.update_search_index().candidates(("phrase", ["zymurgy"]), k=10)
+        assert [doc_id for doc_id, _ in found] == [7]
 
 
 def test_rebuilt_when_missing_corrupt_or_from_another_file(archive, tmp_path):
@@ -198,3 +197,20 @@ def test_fts5_queries_are_read_as_a_superset(match, tree):
 def test_what_cannot_be_widened_is_unsupported(match):
     with pytest.raises(fts5query.Unsupported):
         fts5query.parse(match)
+
+
+@pytest.mark.parametrize("query,options", QUERIES)
+def test_on_very_common_words_the_index_ranks_and_fts5_confirms(archive, query, options):
+    """Past fts5_ranks_max matches (50,000 by default) the side index's bm25 orders; every result is still an
+    FTS5 match passing the filters, with FTS5's snippet, and the top 20 largely FTS5's own."""
+    side, full = _pair(archive)
+    with side, full:
+        side.fts5_ranks_max = 0
+        got = side.search(query, limit=20, **options)
+        assert side.search_plan == "side index"
+        every = {r["id"]: r for r in full.search(query, limit=5000, **options)}
+        want = [r["id"] for r in full.search(query, limit=20, **options)]
+    assert len(got) == len(want)
+    assert all(r["id"] in every and r["snippet"] == every[r["id"]]["snippet"] for r in got)
+    assert [r["rank"] for r in got] == sorted(r["rank"] for r in got)
+    assert len({r["id"] for r in got} & set(want)) >= len(want) // 2
