@@ -89,7 +89,7 @@ class SideIndexMixin:
                     if own:
                         self.db.conn.rollback()
             return side
-        except Unusable:
+        except (Unusable, ValueError, OSError):  # tantivy's own errors (a full disk...): FTS5 alone answers
             return None
 
     def _in_log(self, seq: int, doc: int) -> bool:
@@ -112,6 +112,13 @@ class SideIndexMixin:
     def _max_id(self) -> int:
         with self._guard():
             return self.db.execute("select coalesce(max(id), 0) from documents").fetchone()[0]
+
+    def refresh_search_index(self) -> bool:
+        """After writing (a crawl): bring the side index up to date when the archive is large enough to use
+        one, however many changes that takes. False when there is none to keep or it cannot be used now."""
+        if self._max_id() < self.side_index_min_docs:
+            return False
+        return self.update_search_index() is not None
 
     def _side_index(self) -> SideIndex | None:
         """The side index for a search, up to date; None where FTS5 alone answers (small archive, no index)."""

@@ -88,6 +88,7 @@ class Pipeline:
         sources = [self.config.source(source)] if source else self.config.sources
         self.store.sync_sources(self.config.sources)
         reports = run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink) if sources else []
+        self.store.refresh_search_index()  # a large archive's search side index catches up now, not at a search
         unstored = [r for r in reports if r.get("status") == "store_error"]
         if unstored:
             # Fetched but not kept is the database's failure, not the sources': the command fails (exit 3).
