@@ -27,6 +27,8 @@ from .search_index import SideIndex, Unusable, day_key
 SIDE_MIN_DOCS = 50_000  # below this FTS5 ranks every match in a few ms (benchmarks/SEARCH.md)
 FTS5_RANKS_MAX = 50_000  # up to this many matches FTS5 ranks the candidates (walking every match: ms)
 SIDE_CANDIDATES = 200  # candidates FTS5 ranks per round
+TIE_MARGIN = 0.02  # scores this close to the `limit`-th count as tied with it
+TIE_MAX = 3_200  # the most candidates fetched to take in a tie
 SIDE_MAX_FETCH = 20_000  # the most the side index is asked for before FTS5 alone takes over
 SIDE_MAX_LIMIT = 200  # larger result pages go to FTS5 alone
 PREFILTER_FACTOR = 10  # with --label/--supplier, fetch this many times the candidates, keep those that pass
@@ -152,6 +154,14 @@ class SideIndexMixin:
         fetch = want * (PREFILTER_FACTOR if filtered else 1)
         while True:
             found, total = side.candidates(tree, k=fetch, source=params.get("source"), **days)
+            if (total > fetch and fetch < TIE_MAX and len(found) > limit
+                    and found[-1][1] >= found[limit - 1][1] * (1 - TIE_MARGIN)):
+                # The index's last candidate scores (almost) as its `limit`-th: a tie that runs past the
+                # candidates (tantivy keeps document lengths in one byte, so equal-word-count documents
+                # of similar length tie). FTS5 orders within the tie by exact length: take more of it.
+                fetch = min(fetch * 4, TIE_MAX)
+                want = max(want, fetch // (PREFILTER_FACTOR if filtered else 1))
+                continue
             ids = [i for i, _ in found]
             complete = total <= fetch
             if filtered:
