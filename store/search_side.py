@@ -27,7 +27,7 @@ from .search_index import SideIndex, Unusable, day_key
 SIDE_MIN_DOCS = 50_000  # below this FTS5 ranks every match in a few ms (benchmarks/SEARCH.md)
 FTS5_RANKS_MAX = 50_000  # up to this many matches FTS5 ranks the candidates (walking every match: ms)
 SIDE_CANDIDATES = 200  # candidates FTS5 ranks per round
-TIE_MARGIN = 0.02  # scores this close to the `limit`-th count as tied with it
+TIE_MARGIN = 0.05  # scores this close to the `limit`-th count as tied with it (one length bucket is ~3%)
 TIE_MAX = 3_200  # the most candidates fetched to take in a tie
 SIDE_MAX_FETCH = 20_000  # the most the side index is asked for before FTS5 alone takes over
 SIDE_MAX_LIMIT = 200  # larger result pages go to FTS5 alone
