@@ -154,11 +154,14 @@ class SideIndexMixin:
         fetch = want * (PREFILTER_FACTOR if filtered else 1)
         while True:
             found, total = side.candidates(tree, k=fetch, source=params.get("source"), **days)
-            if (total > fetch and fetch < TIE_MAX and len(found) > limit
+            if (total > fetch and len(found) > limit
                     and found[-1][1] >= found[limit - 1][1] * (1 - TIE_MARGIN)):
                 # The index's last candidate scores (almost) as its `limit`-th: a tie that runs past the
                 # candidates (tantivy keeps document lengths in one byte, so equal-word-count documents
-                # of similar length tie). FTS5 orders within the tie by exact length: take more of it.
+                # of similar length tie). FTS5 orders within the tie by exact length: take more of it,
+                # or, past TIE_MAX, let FTS5 rank every match (as costly as ranking that many candidates).
+                if fetch >= TIE_MAX:
+                    return None
                 fetch = min(fetch * 4, TIE_MAX)
                 want = max(want, fetch // (PREFILTER_FACTOR if filtered else 1))
                 continue
