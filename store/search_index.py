@@ -1,10 +1,9 @@
 """The search side index: a tantivy index beside the SQLite file that finds the few documents worth ranking.
 
-The SQLite file stays the one source of truth. FTS5 still decides what matches and how it ranks (bm25,
-title weighted): on a large archive FTS5 must score every match of a common word (6-8 µs each, 600 ms
-for a word in 185,000 of 1,000,000 documents), so ``Store.search`` first asks this index for the best
-few hundred candidates (tantivy's block-max WAND top-k over one field holding the title five times and
-the text, the same weighting as the FTS5 ranking) and then lets FTS5 match and rank those alone.
+The SQLite file stays the one source of truth. On a large archive FTS5 must score every match of a common
+word (600 ms for a word in 185,000 of 1,000,000 documents), so ``Store.search`` first asks this index
+(tantivy's block-max WAND top-k over one field holding the title five times and the text: the FTS5
+ranking's weighting) for the best candidates; store/search_side.py says how FTS5 then ranks or confirms them.
 
 Kept in step, never trusted blindly:
 

@@ -1,19 +1,21 @@
 """How ``Store.search`` uses the tantivy side index (store/search_index.py) on large archives.
 
 Mixed into :class:`store.search.SearchMixin`. Below ``side_index_min_docs`` documents FTS5 alone is fast
-enough (a few ms) and nothing here runs (tantivy is not even imported). Above it, a search:
+enough and nothing here runs (tantivy is not even imported). Above it, a search brings the side index up
+to date with the change log (or builds it, or gives up: FTS5 alone), asks it how many documents the words
+match, and then:
 
-1. brings the side index up to date with the change log (or builds it, or gives up: FTS5 alone);
-2. asks it for the best few hundred candidates (filters on source and day applied there too);
-3. keeps those that pass --label/--supplier (primary-key probes), and lets FTS5 match and rank the
-   rest exactly as before, snippets included;
-4. when fewer than ``limit`` survive and the index had more matches, asks for eight times as many, and
-   at the end falls back to FTS5 over every match.
+* up to ``fts5_ranks_max`` matches: FTS5 ranks the index's best candidates (more while the index's scores
+  tie past them; past ``TIE_MAX`` FTS5 ranks every match) - FTS5 walks the matches but computes bm25 for
+  the candidates alone. The result is FTS5's own top ``limit`` unless a document FTS5 ranks there is
+  outside the candidates (both rank by bm25 with the title five times the text; they differ in idf and in
+  tantivy's one-byte lengths, hence the tie rule);
+* beyond: the index's bm25 orders and FTS5 confirms each match (query semantics, filters, snippet) by rowid;
+  FTS5 could not rank these fast at all (its idf alone walks every match of each phrase).
 
-When the index matched no more documents than it was asked for, the result is exactly FTS5's. Otherwise
-it is FTS5's ranking of the index's best candidates: the same top 20 unless a document FTS5 ranks in its
-top 20 is outside tantivy's top few hundred (both rank by bm25 with the title five times the text; they
-differ in idf and in tantivy's one-byte field lengths). Measured in benchmarks/SEARCH.md.
+--label/--supplier are kept out of the index: it fetches more candidates and SQL keeps those that pass.
+When fewer than ``limit`` survive and the index had more matches, it asks for eight times as many, and at
+the end FTS5 over every match answers. Measured in benchmarks/SEARCH.md.
 """
 
 from __future__ import annotations
