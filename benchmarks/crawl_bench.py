@@ -23,7 +23,7 @@ on a shared machine those say how far to trust the figures. --repeat N runs roun
 keeps each stage's fastest run; --wait-quiet waits for other processes to leave the CPUs first.
 
 Usage:  .venv/bin/python benchmarks/crawl_bench.py [--articles N] [--sample N] [--full] [--repeat N]
-        [--profile [FILE]] [--scrapy-setting KEY=VALUE ...] [--json FILE] [--check]
+        [--profile [FILE]] [--scrapy-setting KEY=VALUE ...] [--latency LO,HI] [--json FILE] [--check]
 Exit codes: 0 ran (aims met or not, unless --check), 1 --check and an aim missed or a stage failed,
 2 the corpus under ../shared is missing.
 """
@@ -814,6 +814,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, feeds: 
     w(f"Site: {site_stats['articles']} articles in {len(feeds)} RSS feeds "
       f"({site_stats['pages_mb']:.1f} MB of pages, mean {site_stats['page_kb']:.1f} KB/page), "
       f"built in {site_stats['build_s']:.1f} s, served by supplywatch.localsite.LocalServer on 127.0.0.1")
+    if args.latency:
+        w(f"Latency: each response delayed {args.latency.replace(',', '-')} ms (uniform, seeded per path: "
+          f"seed {args.latency_seed}), served by threads so delays overlap")
     if args.scrapy_setting:
         w(f"EXPERIMENT: Scrapy settings patched on top of supplywatch's: {', '.join(args.scrapy_setting)}")
     w("Note: autothrottle is off and concurrency is 16 per host: a local benchmark measures our own cost, "
@@ -911,6 +914,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--wait-quiet", type=float, default=120.0, metavar="S",
                    help="before each stage, wait up to S seconds for other processes to leave the CPUs "
                         "(default 120; 0: do not wait)")
+    p.add_argument("--latency", default="", metavar="LO,HI",
+                   help="delay each response by LO..HI ms (seeded per path, e.g. 50,300): a remote site's latency")
+    p.add_argument("--latency-seed", type=int, default=13, help="seed of the per-path delays (default 13)")
     p.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary site and databases")
     p.add_argument("--check", action="store_true", help="exit 1 when an aim is missed")
@@ -955,13 +961,24 @@ def main(argv: list[str] | None = None) -> int:
                       "build_s": time.perf_counter() - t0}
         feeds_file = work / "feeds.json"
         feeds_file.write_text(json.dumps(feeds))
-        from supplywatch.localsite import LocalServer
+        from supplywatch.localsite import Handler, LocalServer
 
         class BenchServer(LocalServer):
             request_queue_size = 128  # socketserver's default listen backlog of 5 is for toy servers
 
+        delays = [float(x) / 1000 for x in args.latency.split(",")] if args.latency else None
+
+        class SlowHandler(Handler):
+            """Each response waits LO..HI ms first, the same for a path in every run (seeded by the path)."""
+
+            def do_GET(self, head: bool = False) -> None:  # noqa: N802 - stdlib name
+                if delays:
+                    time.sleep(random.Random(f"{args.latency_seed}:{self.path}").uniform(*delays))
+                super().do_GET(head)
+
         results: dict[str, dict[str, Any]] = {}
         with BenchServer(site) as server:
+            server.RequestHandlerClass = SlowHandler
             runs_by_stage: dict[str, list[dict[str, Any]]] = {name: [] for name in stages}
             # Rounds of all stages (not all runs of one stage, then the next), so that a slow spell of
             # the machine does not land on one method only.

@@ -278,7 +278,20 @@ def _v7(db: sqlite_utils.Database) -> None:
                "and exists (select 1 from supplier_match_state)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Issue 13: a log of changed documents, so the search side index (store/search_index.py) can catch up.
+
+    One row per insert, update of a searched column, or delete of a document, written by triggers so no
+    writer can forget it. The side index records the last ``seq`` it applied; the log may be pruned up to it.
+    """
+    db["search_changes"].create({"seq": int, "document_id": int}, pk="seq", not_null={"document_id"})
+    for event, row, when in (("insert", "new", ""), ("update", "new", " of title, text, source, published"),
+                             ("delete", "old", "")):
+        db.execute(f"create trigger search_changes_{event[0]} after {event}{when} on documents "
+                   f"begin insert into search_changes (document_id) values ({row}.id); end")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import InputError, QuerySyntaxError
 from .models import is_day
+from .search_side import SIDE_MAX_LIMIT, SideIndexMixin
 
 MAX_QUERY_CHARS = 2000
 # Title hits weigh five times a hit in the text (bm25 weights, in column order: title, text).
@@ -45,8 +46,9 @@ def quote(query: str) -> str:
     return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-class SearchMixin:
+class SearchMixin(SideIndexMixin):
     db: Any
+    search_plan = ""  # how the last search ran: "fts5" (every match ranked) or "side index" (its candidates)
 
     def _guard(self) -> Any: ...  # provided by Store
 
@@ -98,38 +100,84 @@ class SearchMixin:
                          f"where i.document_id = documents_fts.rowid and i.supplier_id in ({listed}) "
                          f"and i.status != 'mentioned'))")
             params.update(zip(names, ids, strict=True))
-            impact = (f", (select i.status || ': ' || i.path from supplier_impacts i where i.document_id = d.id "
-                      f"and i.supplier_id in ({listed}) order by i.status = 'mentioned', i.status, i.hops limit 1) "
-                      f"as impact")
-        else:
-            impact = ""
-        # The best `limit` ids first (filters joined in, so bm25 is computed only for the documents that
-        # pass them; SQLite keeps the top N in a small sorter), then a snippet for each of those alone
-        # (FTS5 seeks the match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full:
-        # two to four times slower on common words.
         join = "join documents d on d.id = documents_fts.rowid" if needs_documents else ""
+        side = self._side_index() if limit <= SIDE_MAX_LIMIT else None
+        if side is not None:
+            found = self._search_candidates(side, query, match, raw, limit, join, where, params, first, last,
+                                            filtered=bool(label) or supplier is not None)
+            if found is not None:
+                self.search_plan = "side index"
+                return found
+        self.search_plan = "fts5"
+        return self._ranked(query, raw, join, where, {"match": match, "limit": limit, **params})
+
+    def _ranked(self, query: str, raw: bool, join: str, where: list[str], params: dict[str, Any],
+                candidates: list[int] | None = None) -> list[dict[str, Any]]:
+        """The best ``limit`` matches by weighted bm25, with snippets; among ``candidates`` alone when given.
+
+        The best ids first (filters joined in, so bm25 is computed only for the documents that pass them;
+        SQLite keeps the top N in a small sorter), then a snippet for each of those alone (FTS5 seeks the
+        match to one rowid). FTS5's own `ORDER BY rank` sorts every match in full: two to four times slower
+        on common words. With candidates, SQLite drives FTS5 one rowid at a time: FTS5 still decides
+        whether each matches and how it ranks, but looks at nothing else.
+        """
+        where = list(where)
+        impact = _impact_column(params)
+        if candidates is not None:
+            # `+rowid`: a filter on FTS5's walk through the matches, not a rowid lookup per candidate (each
+            # lookup would start bm25 anew, and bm25 walks every match of each phrase for its idf).
+            where.append("+documents_fts.rowid in (select value from json_each(:candidates))")
+            params = {**params, "candidates": json.dumps(candidates)}
         sql = f"""
             with top as materialized (
                 select documents_fts.rowid as id, bm25(documents_fts, {WEIGHTS}) as rank
                 from documents_fts {join}
                 where documents_fts match :match {''.join(f' and {w}' for w in where)}
-                order by rank limit :limit)
+                order by rank, documents_fts.rowid limit :limit)
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
                    top.rank{impact}
             from top join documents d on d.id = top.id
-            order by top.rank
+            order by top.rank, top.id
         """
         with self._guard():
             try:
-                return self.db.execute_returning_dicts(sql, {"match": match, "limit": limit, **params})
+                return self.db.execute_returning_dicts(sql, params)
             except sqlite3.OperationalError as exc:
-                msg = str(exc)
-                if not raw or any(word in msg for word in _NOT_SYNTAX):
+                error = self._syntax_error(query, raw, exc)
+                if error is exc:
                     raise
-                shown = query if len(query) <= 60 else query[:59] + "…"
-                raise QuerySyntaxError(f"invalid search syntax in {shown!r} ({msg})") from None
+                raise error from None
+
+    def _confirmed(self, query: str, raw: bool, where: list[str], params: dict[str, Any],
+                   ids: list[int]) -> list[dict[str, Any]]:
+        """Those of ``ids`` that FTS5 matches and pass the filters, with their snippets (a rowid lookup each)."""
+        sql = f"""
+            select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
+                   snippet(documents_fts, 1, '[', ']', '…', 16) as snippet{_impact_column(params)}
+            from documents_fts join documents d on d.id = documents_fts.rowid
+            where documents_fts match :match and documents_fts.rowid in (select value from json_each(:ids))
+                  {''.join(f' and {w}' for w in where)}
+        """
+        with self._guard():
+            try:
+                return self.db.execute_returning_dicts(
+                    sql, {**params, "match": self._match(query, raw), "ids": json.dumps(ids)})
+            except sqlite3.OperationalError as exc:
+                raise self._syntax_error(query, raw, exc) from None
+
+    @staticmethod
+    def _match(query: str, raw: bool) -> str:
+        return query if raw else quote(query)
+
+    @staticmethod
+    def _syntax_error(query: str, raw: bool, exc: sqlite3.OperationalError) -> Exception:
+        msg = str(exc)
+        if not raw or any(word in msg for word in _NOT_SYNTAX):
+            return exc
+        shown = query if len(query) <= 60 else query[:59] + "…"
+        return QuerySyntaxError(f"invalid search syntax in {shown!r} ({msg})")
 
     def optimize_search(self) -> None:
         """Merge the full-text index into one b-tree (FTS5 'optimize'): after a bulk load or now and then.
@@ -165,3 +213,14 @@ def _json_list(value: str | None) -> list[str]:
     except ValueError:
         return []
     return [str(item) for item in items] if isinstance(items, list) else []
+
+
+def _impact_column(params: dict[str, Any]) -> str:
+    """With ``--supplier`` (parameters ``supplier0``...), the column ``impact``: how the document reaches the
+    supplier ("affected: PATH", "possibly affected: PATH", "mentioned: ..."), the surest first (issue 15)."""
+    names = [k for k in params if re.fullmatch(r"supplier\d+", k)]
+    if not names:
+        return ""
+    listed = ", ".join(":" + n for n in names)
+    return (f", (select i.status || ': ' || i.path from supplier_impacts i where i.document_id = d.id "
+            f"and i.supplier_id in ({listed}) order by i.status = 'mentioned', i.status, i.hops limit 1) as impact")

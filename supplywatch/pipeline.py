@@ -97,6 +97,7 @@ class Pipeline:
             with self.progress.stage("crawl", unit="sources") as tick:
                 tick(0, len(sources))
                 reports = run_crawl(self.db, sources, self.config.crawl, force=force, sink=self.sink, progress=tick)
+        self.store.refresh_search_index()  # a large archive's search side index catches up now, not at a search
         unstored = [r for r in reports if r.get("status") == "store_error"]
         if unstored:
             # Fetched but not kept is the database's failure, not the sources': the command fails (exit 3).

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
-         "rich")
+         "rich", "tantivy")
 
 PROBE = """
 import sys
