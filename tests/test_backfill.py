@@ -87,7 +87,10 @@ def _count(db: Path, sql: str) -> int:
 
 def _interrupt(cfg: Path, db: Path, sql: str, at: int, sig: int) -> tuple[subprocess.CompletedProcess[str], int]:
     """Start a backfill and send ``sig`` once ``sql`` counts ``at``; returns its outcome and the count then."""
-    proc = subprocess.Popen(_command(cfg, db), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts pytest in the background ignores SIGINT and the child would inherit that: give it the
+    # default disposition, so Ctrl-C reaches it as at a terminal.
+    proc = subprocess.Popen(_command(cfg, db), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         seen = _count(db, sql)
