@@ -1,0 +1,121 @@
+"""The distributed crawl end to end: real redis-server, local site, 2 crawl worker processes and 1 writer.
+
+Every article must be stored exactly once, also when one worker is SIGKILLed half-way; and the
+scrapy-redis traps (persist, scheduler errors) must be handled. Slow (worker processes start Scrapy).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from supplywatch.localsite import LocalServer
+from supplywatch.synthsite import build_site, sources_toml
+
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS, PER_FEED = 40, 50  # 2,000 articles
+CRAWL = """[crawl]
+private_allowlist = ["127.0.0.1"]
+obey_robots = false
+autothrottle = false
+extract_workers = 1
+max_entries_per_source = 1000
+# The feed's own text: the test is about distribution and delivery, not page extraction.
+fetch_pages = false
+"""
+
+
+def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "supplywatch", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _count(db: Path) -> tuple[int, int]:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("select count(*), count(distinct guid) from documents").fetchone()
+    except sqlite3.Error:
+        return (0, 0)
+
+
+@pytest.fixture
+def cluster(tmp_path, redis_url):
+    src = build_site(tmp_path / "site", FEEDS, PER_FEED)
+    with LocalServer(tmp_path / "site") as site:
+        (tmp_path / "sw.toml").write_text(sources_toml(src, site.base, CRAWL), "utf-8")
+        env = {**os.environ, "SUPPLYWATCH_REDIS_URL": redis_url, "SUPPLYWATCH_CONFIG": str(tmp_path / "sw.toml"),
+               "SUPPLYWATCH_DB": str(tmp_path / "sw.db")}
+        yield env, tmp_path / "sw.db"
+
+
+def _drain_and_stop_writer(writer: subprocess.Popen[str], env: dict[str, str], timeout: float = 60) -> str:
+    import redis
+
+    from supplywatch.crawlers.redis_queue import Keys
+
+    server, keys = redis.Redis.from_url(env["SUPPLYWATCH_REDIS_URL"]), Keys()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.xlen(keys.stream):
+        time.sleep(0.2)
+    writer.send_signal(signal.SIGTERM)
+    _, err = writer.communicate(timeout=30)
+    assert writer.returncode == 0, err
+    return err
+
+
+@pytest.mark.slow
+def test_two_workers_one_writer_store_every_article_once(cluster):
+    env, db = cluster
+    enq = subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert enq.returncode == 0 and f"enqueued {FEEDS} sources" in enq.stdout, enq.stderr
+    writer = _spawn("worker", "store", env=env)
+    workers = [_spawn("worker", "crawl", "--max-idle", "2", env=env) for _ in range(2)]
+    outs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outs
+    _drain_and_stop_writer(writer, env)
+    assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
+    # Both workers took part; their reports say how many sources each crawled.
+    took = [int(err.split(": ")[1].split(" sources")[0]) for _, err in outs]
+    assert sum(took) == FEEDS and min(took) > 0, took
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from sources where last_status = 'ok'").fetchone() == (FEEDS,)
+    status = subprocess.run([sys.executable, "-m", "supplywatch", "status", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and '"crawl_pending": 0' in status.stdout, status.stdout + status.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_half_way_loses_nothing(cluster):
+    env, db = cluster
+    assert subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60).returncode == 0
+    writer = _spawn("worker", "store", "--batch", "50", env=env)
+    victim = _spawn("worker", "crawl", "--max-idle", "2", env=env)
+    survivor = _spawn("worker", "crawl", "--max-idle", "2", env=env)
+    deadline = time.monotonic() + 90
+    while _count(db)[0] < FEEDS * PER_FEED // 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
+    victim.communicate()
+    import redis
+
+    from supplywatch.crawlers.redis_queue import Keys
+
+    server, keys = redis.Redis.from_url(env["SUPPLYWATCH_REDIS_URL"]), Keys()
+    held = sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + "*"))
+    assert victim.returncode == -signal.SIGKILL
+    assert _count(db)[0] < FEEDS * PER_FEED, "the crawl was over before the kill: make the site bigger"
+    _, err = survivor.communicate(timeout=120)
+    assert survivor.returncode == 0, err
+    if held:  # what the dead worker held went back to the queue once its heartbeat expired
+        assert "of dead workers back in the queue" in err
+    _drain_and_stop_writer(writer, env)
+    assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
