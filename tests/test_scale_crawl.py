@@ -119,3 +119,50 @@ def test_a_worker_killed_half_way_loses_nothing(cluster):
         assert "of dead workers back in the queue" in err
     _drain_and_stop_writer(writer, env)
     assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
+
+
+def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_url):
+    """scrapy-redis logs an error in its scheduler and exits 0; ours exits 4 and says why in `status`."""
+    import redis
+
+    from supplywatch.crawlers.redis_queue import Keys
+
+    server, keys = redis.Redis.from_url(redis_url), Keys()
+    poison = b"\x80\x04\x95cos\nsystem\n"  # what a pickle payload looks like: never unpickled here
+    server.rpush(keys.requests, poison)
+    (tmp_path / "sw.toml").write_text(CRAWL, "utf-8")
+    env = {**os.environ, "SUPPLYWATCH_REDIS_URL": redis_url, "SUPPLYWATCH_CONFIG": str(tmp_path / "sw.toml")}
+    run = subprocess.run([sys.executable, "-m", "supplywatch", "worker", "crawl", "--max-idle", "2"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 4, run.stderr
+    assert "scheduler error" in run.stderr and "Traceback" not in run.stderr
+    assert server.lrange(keys.bad, 0, -1) == [poison]  # kept aside for the operator, not retried by every worker
+    status = subprocess.run([sys.executable, "-m", "supplywatch", "status"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert status.returncode == 1 and "scheduler error" in status.stdout and "1 unreadable" in status.stdout
+
+
+def test_an_idle_worker_keeps_the_shared_queue(tmp_path, redis_url):
+    """SCHEDULER_PERSIST: with it off, the first worker to go idle deletes the shared duplicate filter (and
+    queue) while others still crawl. The worker goes idle and exits; what other workers rely on is still there."""
+    import redis
+
+    from supplywatch.crawlers.redis_queue import Keys
+
+    server, keys = redis.Redis.from_url(redis_url), Keys()
+    server.sadd(keys.dupefilter, "fingerprint-of-a-page-another-worker-fetched")
+    (tmp_path / "sw.toml").write_text(CRAWL, "utf-8")
+    env = {**os.environ, "SUPPLYWATCH_REDIS_URL": redis_url, "SUPPLYWATCH_CONFIG": str(tmp_path / "sw.toml")}
+    run = subprocess.run([sys.executable, "-m", "supplywatch", "worker", "crawl", "--max-idle", "1"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert server.smembers(keys.dupefilter) == {b"fingerprint-of-a-page-another-worker-fetched"}
+
+
+def test_spider_has_async_start():
+    """scrapy-redis 0.9.1 only has start_requests(); Scrapy 2.13+ starts a spider through `async def start()`."""
+    import inspect
+
+    from supplywatch.crawlers.distributed import DistributedSpider
+
+    assert "start" in DistributedSpider.__dict__ and inspect.isasyncgenfunction(DistributedSpider.start)
