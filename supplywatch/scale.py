@@ -216,18 +216,24 @@ def status(server: Any, keys: Any) -> dict[str, Any]:
     failures = [{"who": text(k), **json.loads(v)} for k, v in server.hgetall(keys.health).items()]
     classify = {}
     try:
-        from rq import Queue
-        from rq.registry import FailedJobRegistry
+        from rq import Queue, Worker
+        from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-        from .scale_jobs import SERIALIZER
+        from .scale_jobs import serializer
 
-        queue = Queue(keys.classify_queue, connection=server, serializer=SERIALIZER)
+        queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
         failed = FailedJobRegistry(queue=queue)
-        classify = {"queued": queue.count, "failed": failed.count}
-        for job in queue.job_class.fetch_many(failed.get_job_ids()[:10], connection=server, serializer=SERIALIZER):
+        classify = {"queued": queue.count, "failed": failed.count, "done": FinishedJobRegistry(queue=queue).count}
+        for w in Worker.all(queue=queue):
+            workers.append({"role": "classify", "worker": w.name, "state": w.get_state(),
+                            "seen_s_ago": round(time.time() - w.last_heartbeat.timestamp(), 1) if w.last_heartbeat else None,
+                            "jobs_done": w.successful_job_count, "jobs_failed": w.failed_job_count})
+        for job in queue.job_class.fetch_many(failed.get_job_ids()[:10], connection=server, serializer=serializer()):
             if job is not None:
-                last = (job.latest_result().exc_string if job.latest_result() else "") or ""
-                failures.append({"who": f"classify-job:{job.id}", "error": last.strip().splitlines()[-1] if last else "failed"})
+                result = job.latest_result()
+                last = (result.exc_string if result else "") or ""
+                error = last.strip().splitlines()[-1] if last.strip() else "failed"
+                failures.append({"who": f"classify-job:{job.id}", "error": error})
     except ModuleNotFoundError:
         pass
     writer = {text(k): text(v) for k, v in server.hgetall(keys.writer_stats).items()}
