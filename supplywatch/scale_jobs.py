@@ -78,8 +78,8 @@ def classify_batch(payload: dict[str, Any]) -> dict[str, Any]:
     for row in reversed(payload.get("memory") or []):
         memory.adjust(row, row["score"], 0.0)  # as classifiers.labelling.seeded_memory does
     labelled = classifier.label(docs, memory)
-    entry = wire.encode("labels", {"model_version": classifier.version,
-                                   "results": [(d["id"], d.get("content_hash"), labs) for d, labs in zip(docs, labelled, strict=True)]})
+    results = [(d["id"], d.get("content_hash"), labs) for d, labs in zip(docs, labelled, strict=True)]
+    entry = wire.encode("labels", {"model_version": classifier.version, "results": results})
     get_current_job().connection.xadd(payload["stream"], {"e": entry})
     flagged = sum(1 for labs in labelled for _, f in labs if f)
     return {"documents": len(docs), "flagged": flagged}
