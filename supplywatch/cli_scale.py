@@ -89,7 +89,9 @@ def worker_classify(env: Env, burst: bool, allow_insecure_redis: bool) -> None:
     from .scale_jobs import run_classify_worker
 
     server, keys, _ = _connect(env, allow_insecure_redis)
-    run_classify_worker(server, keys, env.config, burst=burst)
+    done = run_classify_worker(server, keys, env.config, burst=burst)
+    click.echo(f"classify worker {done['worker']} ({done['model_version']}): {done['done']} jobs done, "
+               f"{done['failed']} failed", err=True)
 
 
 @cli.command()

@@ -146,6 +146,10 @@ def run_writer(server: Any, keys: Any, db_path: str, *, batch: int = 500, consum
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        try:
+            server.delete(keys.alive("store", consumer))  # gone, not "seen 9 s ago"
+        except Exception:  # noqa: BLE001 - Redis gone: the key expires on its own
+            pass
     return stats
 
 

@@ -85,7 +85,7 @@ def classify_batch(payload: dict[str, Any]) -> dict[str, Any]:
     return {"documents": len(docs), "flagged": flagged}
 
 
-def run_classify_worker(server: Any, keys: Any, cfg: Any, *, burst: bool = False) -> None:
+def run_classify_worker(server: Any, keys: Any, cfg: Any, *, burst: bool = False) -> dict[str, Any]:
     """Load the model once (larger batches on a GPU), then work the classify queue."""
     global _CLASSIFIER
     from rq import Queue, SimpleWorker
@@ -105,3 +105,5 @@ def run_classify_worker(server: Any, keys: Any, cfg: Any, *, burst: bool = False
     queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
     worker = SimpleWorker([queue], connection=server, serializer=serializer(), name=f"classify-{os.getpid()}")
     worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
+    return {"worker": worker.name, "done": worker.successful_job_count, "failed": worker.failed_job_count,
+            "model_version": _CLASSIFIER.version}
