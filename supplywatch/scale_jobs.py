@@ -88,22 +88,36 @@ def classify_batch(payload: dict[str, Any]) -> dict[str, Any]:
 def run_classify_worker(server: Any, keys: Any, cfg: Any, *, burst: bool = False) -> dict[str, Any]:
     """Load the model once (larger batches on a GPU), then work the classify queue."""
     global _CLASSIFIER
+    import torch
     from rq import Queue, SimpleWorker
 
     from supplywatch.classifiers import Classifier
 
     opts = cfg.classifier
-    batch = opts["batch_size"]
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            batch *= 4
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    gpu = torch.cuda.is_available()
+    batch = opts["batch_size"] * (4 if gpu else 1)
     _CLASSIFIER = Classifier(opts["model"] or None, opts["head"] or None, batch_size=batch, max_length=opts["max_length"])
+    if gpu:
+        _CLASSIFIER.encoder.model = _OnDevice(_CLASSIFIER.encoder.model, "cuda")
     queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
     worker = SimpleWorker([queue], connection=server, serializer=serializer(), name=f"classify-{os.getpid()}")
     worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
     return {"worker": worker.name, "done": worker.successful_job_count, "failed": worker.failed_job_count,
             "model_version": _CLASSIFIER.version}
+
+
+class _OnDevice:
+    """The encoder's model on a GPU behind the CPU interface ``Encoder.encode`` uses: inputs go to the device,
+    the hidden states come back as float32 on the CPU (pooling and the head stay as they are).
+    Not exercised in CI (no GPU there); the CPU path is the tested one."""
+
+    def __init__(self, model: Any, device: str):
+        self.model = model.to(device)
+        self.device = device
+        self.config = model.config
+
+    def __call__(self, **batch: Any) -> Any:
+        from types import SimpleNamespace
+
+        out = self.model(**{k: v.to(self.device) for k, v in batch.items()})
+        return SimpleNamespace(last_hidden_state=out.last_hidden_state.float().cpu())
