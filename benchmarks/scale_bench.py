@@ -69,8 +69,10 @@ def crawl_round(work: Path, site_root: Path, sources: list, workers: int, expect
         cfg.write_text(sources_toml(sources, site.base, CRAWL.format(batch=64)))
         db = work / f"crawl{workers}.db"
         env = {**os.environ, "SUPPLYWATCH_REDIS_URL": rs.url, "SUPPLYWATCH_CONFIG": str(cfg), "SUPPLYWATCH_DB": str(db)}
-        subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        enq = subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)
+        if enq.returncode:
+            raise SystemExit(f"enqueue failed ({enq.returncode}): {enq.stderr[-2000:]}")
         writer = sw(["worker", "store"], env)
         start = time.monotonic()
         procs = [sw(["worker", "crawl", "--max-idle", "3"], env) for _ in range(workers)]

@@ -254,6 +254,7 @@ def run_worker(redis_url: str, keys: Keys, options: dict[str, Any], *, worker_id
 
     # The engine looks for new requests every 5 s when idle; work pushed by another worker should not wait that long.
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
+    started = utcnow()
     worker_id = worker_id or worker_name()
     GuardedScheduler.error = None
     pool = PagePool(options["extract_workers"])
@@ -298,4 +299,4 @@ def run_worker(redis_url: str, keys: Keys, options: dict[str, Any], *, worker_id
     error = GuardedScheduler.error or (failures[0] if failures else None)
     if error:
         raise CrawlError(f"crawl worker {worker_id}: {error}")
-    return {"worker": worker_id, "started": utcnow(), **done}
+    return {"worker": worker_id, "started": started, "finished": utcnow(), **done}
