@@ -174,3 +174,32 @@ def test_writer_stores_once_and_survives_a_crash_before_its_ack(redis_url, tmp_p
         assert store.source_state("s1")["etag"] == '"e1"'
     assert stats.bad == 1 and any(k.startswith(b"writer:bad-entry") for k in server.hkeys(keys.health))
     assert server.xlen(keys.stream) == 0 and server.xpending(keys.stream, keys.group)["pending"] == 0
+
+
+def test_run_in_scale_mode_queues_the_sources_with_their_state(redis_url, tmp_path):
+    """`run` (through Pipeline.enqueue_crawl) pushes one JSON job per source with its ETag and known entries;
+    a rate-limited source is skipped and recorded, as in a one-machine crawl."""
+    import redis
+
+    from supplywatch import config
+    from supplywatch.crawlers.redis_queue import Keys
+    from supplywatch.pipeline import make_pipeline
+
+    (tmp_path / "sw.toml").write_text(
+        '[[sources]]\nname = "s1"\nkind = "feed"\nurl = "http://example.org/a.xml"\n'
+        '[[sources]]\nname = "s2"\nkind = "feed"\nurl = "http://example.org/b.xml"\n', "utf-8")
+    cfg = config.load(tmp_path / "sw.toml", env={"SUPPLYWATCH_REDIS_URL": redis_url})
+    db = str(tmp_path / "sw.db")
+    with Store.open(db) as store:
+        store.sync_sources(cfg.sources)
+        store.save_fetch([_doc(1)], FetchOutcome("s1", "ok", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z",
+                                                 etag='"v1"'))
+        store.save_fetch([], FetchOutcome("s2", "rate_limited", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z",
+                                          retry_after="2999-01-01T00:00:00Z", error="429"))
+    with make_pipeline(cfg, db) as pipeline:
+        assert pipeline.enqueue_crawl() == {"enqueued": 1, "skipped": 1}
+    jobs = [json.loads(raw) for raw in redis.Redis.from_url(redis_url).lrange(Keys().sources, 0, -1)]
+    assert [j["source"]["name"] for j in jobs] == ["s1"]
+    assert jobs[0]["state"]["etag"] == '"v1"' and "url:http://example.org/1" in jobs[0]["known"]
+    with Store.open(db) as store:
+        assert store.source_state("s2")["last_status"] == "rate_limited"  # skipped keeps its status

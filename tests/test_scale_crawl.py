@@ -100,23 +100,28 @@ def test_a_worker_killed_half_way_loses_nothing(cluster):
     writer = _spawn("worker", "store", "--batch", "50", env=env)
     victim = _spawn("worker", "crawl", "--max-idle", "2", env=env)
     survivor = _spawn("worker", "crawl", "--max-idle", "2", env=env)
-    deadline = time.monotonic() + 90
-    while _count(db)[0] < FEEDS * PER_FEED // 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
-    victim.communicate()
     import redis
 
     from supplywatch.crawlers.redis_queue import Keys
 
     server, keys = redis.Redis.from_url(env["SUPPLYWATCH_REDIS_URL"]), Keys()
-    held = sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + "*"))
+
+    def victim_holds() -> int:  # a worker's name is host-PID-random
+        return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
+
+    deadline = time.monotonic() + 90
+    while (_count(db)[0] < FEEDS * PER_FEED // 4 or not victim_holds()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
+    victim.communicate()
+    held = victim_holds()
+    assert held, "the victim held no request when it was killed"
     assert victim.returncode == -signal.SIGKILL
     assert _count(db)[0] < FEEDS * PER_FEED, "the crawl was over before the kill: make the site bigger"
     _, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, err
-    if held:  # what the dead worker held went back to the queue once its heartbeat expired
-        assert "of dead workers back in the queue" in err
+    # What the dead worker held went back to the queue once its heartbeat expired, and was crawled.
+    assert "of dead workers back in the queue" in err and victim_holds() == 0
     _drain_and_stop_writer(writer, env)
     assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
 
