@@ -159,7 +159,7 @@ class RedisSink:
     ``write`` returns once Redis holds the entries (XADD is acknowledged by the server), so a worker
     killed afterwards loses nothing it reported; the counts are all "new" (the writer decides)."""
 
-    def __init__(self, server: Any, keys: Keys, max_len: int | None = None):
+    def __init__(self, server: Any, keys: Keys):
         self.server = server
         self.keys = keys
 

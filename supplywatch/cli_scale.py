@@ -122,18 +122,24 @@ def enqueue(env: Env, names: tuple[str, ...], force: bool, classify: bool, allow
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON. Example: --json")
+@click.option("--clear-failures", is_flag=True,
+              help="Forget the recorded failures (after dealing with them): worker errors, unreadable entries, "
+                   "failed classify jobs. Example: --clear-failures")
 @INSECURE
 @pass_env
-def status(env: Env, as_json: bool, allow_insecure_redis: bool) -> None:
+def status(env: Env, as_json: bool, clear_failures: bool, allow_insecure_redis: bool) -> None:
     """Is the distributed pipeline healthy? Queue lengths, workers alive, the writer's last batch, failures.
 
     Exits 1 when a failure is recorded, so a monitor can run it.
 
     Example: supplywatch status --json
     """
+    from .scale import clear_failures as clear
     from .scale import status as get_status
 
     server, keys, _ = _connect(env, allow_insecure_redis)
+    if clear_failures:
+        click.echo(f"cleared {clear(server, keys)} recorded failures", err=True)
     st = get_status(server, keys)
     if as_json:
         echo_json(st)

@@ -244,3 +244,22 @@ def status(server: Any, keys: Any) -> dict[str, Any]:
     last = json.loads(writer.pop("last_batch", "null") or "null")
     return {"queues": queues, "classify": classify, "workers": sorted(workers, key=lambda w: (w["role"], w["worker"])),
             "writer": {"totals": writer, "last_batch": last}, "failures": failures}
+
+
+def clear_failures(server: Any, keys: Any) -> int:
+    """Forget recorded failures: health entries, set-aside request entries, failed classify jobs; how many."""
+    count = server.hlen(keys.health) + server.llen(keys.bad)
+    server.delete(keys.health, keys.bad)
+    try:
+        from rq import Queue
+        from rq.registry import FailedJobRegistry
+
+        from .scale_jobs import serializer
+
+        failed = FailedJobRegistry(queue=Queue(keys.classify_queue, connection=server, serializer=serializer()))
+        for job_id in failed.get_job_ids():
+            failed.remove(job_id, delete_job=True)
+            count += 1
+    except ModuleNotFoundError:
+        pass
+    return count

@@ -145,6 +145,9 @@ def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_ur
     status = subprocess.run([sys.executable, "-m", "supplywatch", "status"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert status.returncode == 1 and "scheduler error" in status.stdout and "1 unreadable" in status.stdout
+    cleared = subprocess.run([sys.executable, "-m", "supplywatch", "status", "--clear-failures"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert cleared.returncode == 0 and "failures: 0" in cleared.stdout, cleared.stdout + cleared.stderr
 
 
 def test_an_idle_worker_keeps_the_shared_queue(tmp_path, redis_url):
