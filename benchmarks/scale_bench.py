@@ -11,7 +11,8 @@ processes started as `python -m supplywatch worker ...`, the one writer storing 
   model load, and the job rate from RQ's own start/end stamps.
 
 Usage:  nice -n 10 prlimit --as=8000000000 .venv/bin/python benchmarks/scale_bench.py [--feeds 20] [--per-feed 30]
-        [--workers 1,2,4] [--writer-docs 20000] [--classify-docs 384] [--classify-workers 1,2] [--skip classify]
+        [--workers 1,2,4] [--writer-docs 20000] [--writer-prefill 0,200000] [--classify-docs 384]
+        [--classify-workers 1,2] [--skip crawl,writer,classify]
 """
 
 from __future__ import annotations
@@ -93,20 +94,25 @@ def crawl_round(work: Path, site_root: Path, sources: list, workers: int, expect
                 "steady_per_s": steady, "load": load()}
 
 
-def writer_round(work: Path, docs: int, batch: int) -> dict:
+def writer_round(work: Path, docs: int, batch: int, prefill: int = 0) -> dict:
     import redis
 
     from supplywatch.crawlers.redis_queue import Keys, RedisSink
     from supplywatch.store import Document, FetchOutcome, Store
 
-    db = work / "writer.db"
+    db = work / f"writer{prefill}.db"
+    body = "A supplier disclosed that attackers reached its build systems. " * 30  # ~1,900 characters
     with RedisServer() as rs:
         with Store.open(db) as store:
             store.sync_sources([{"name": "s", "kind": "feed", "url": "http://example.org/"}])
+            for start in range(0, prefill, 5000):  # an archive of this size already there
+                store.insert_documents([Document(source="s", title=f"Old {i}", text=f"{i} {body}", guid=f"old{i}",
+                                                 canonical_url=f"http://example.org/old/{i}")
+                                        for i in range(start, min(prefill, start + 5000))], "2026-11-01T00:00:00Z")
+        docs += prefill
         server, keys = redis.Redis.from_url(rs.url), Keys()
         sink = RedisSink(server, keys)
-        body = "A supplier disclosed that attackers reached its build systems. " * 30  # ~1,900 characters
-        for start in range(0, docs, 100):
+        for start in range(prefill, docs, 100):
             sink.send_documents([Document(source="s", title=f"Story {i}", text=f"{i} {body}", guid=f"g{i}",
                                           canonical_url=f"http://example.org/{i}") for i in range(start, start + 100)])
         sink.send_outcome(FetchOutcome("s", "ok", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z"))
@@ -118,7 +124,9 @@ def writer_round(work: Path, docs: int, batch: int) -> dict:
         wall = time.monotonic() - t
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        return {"docs": count(db), "batch": batch, "wall_s": wall, "per_s": count(db) / wall, "load": load()}
+        stored = count(db) - prefill
+        return {"docs": stored, "batch": batch, "wall_s": wall, "per_s": stored / wall, "load": load(),
+                "prefill": prefill, "mb": db.stat().st_size / 1e6}
 
 
 def classify_round(work: Path, db_src: Path, workers: int, docs: int, batch: int) -> dict:
@@ -171,6 +179,7 @@ def main() -> int:
     ap.add_argument("--latency", default="0.05,0.3")
     ap.add_argument("--writer-docs", type=int, default=20000)
     ap.add_argument("--writer-batch", type=int, default=500)
+    ap.add_argument("--writer-prefill", default="0", help="archive sizes to measure the writer at, e.g. 0,200000")
     ap.add_argument("--classify-docs", type=int, default=384)
     ap.add_argument("--classify-batch", type=int, default=64)
     ap.add_argument("--classify-workers", default="1,2")
@@ -194,11 +203,13 @@ def main() -> int:
                       f"({r['per_s'] / base:.2f}x one worker); steady {r['steady_per_s']:.1f}/s; load {r['load']}",
                       flush=True)
         if "writer" not in skip:
-            r = writer_round(work, args.writer_docs, args.writer_batch)
-            print(f"\nwriter: {r['docs']} documents (~1,900 chars) queued first, batch {r['batch']}: {r['wall_s']:.1f} s "
-                  f"= {r['per_s']:.0f} documents/s into SQLite; load {r['load']}", flush=True)
+            for prefill in (int(x) for x in args.writer_prefill.split(",")):
+                r = writer_round(work, args.writer_docs, args.writer_batch, prefill)
+                print(f"\nwriter: {r['docs']} documents (~1,900 chars) queued first, batch {r['batch']}, into an archive "
+                      f"of {prefill} documents: {r['wall_s']:.1f} s = {r['per_s']:.0f} documents/s into SQLite "
+                      f"(file {r['mb']:.0f} MB after); load {r['load']}", flush=True)
         if "classify" not in skip:
-            src = work / "writer.db"
+            src = work / "writer0.db"
             if not src.exists():
                 writer_round(work, max(args.classify_docs, 1000), 500)
             print(f"\nclassify: {args.classify_docs} documents in jobs of {args.classify_batch}")
