@@ -21,6 +21,7 @@ from supplywatch.synthsite import build_site, sources_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS, PER_FEED = 40, 50  # 2,000 articles
+DEMO_DOCS, DEMO_SOURCES = 45, 5  # 34 articles, 7 advisories, 4 CSAF documents
 CRAWL = """[crawl]
 private_allowlist = ["127.0.0.1"]
 obey_robots = false
@@ -40,16 +41,22 @@ def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 def _count(db: Path) -> tuple[int, int]:
     try:
         with sqlite3.connect(db) as conn:
-            return conn.execute("select count(*), count(distinct guid) from documents").fetchone()
+            return conn.execute("select count(*), count(distinct canonical_url) from documents").fetchone()
     except sqlite3.Error:
         return (0, 0)
 
 
 @pytest.fixture
 def cluster(tmp_path, redis_url):
+    """The synthetic site, plus the demo site: its paginated advisory index and CSAF feed go through the
+    distributed crawl too (45 documents, tests/test_demo.py's expected.json)."""
+    from supplywatch.demo import demo_site_root
+
     src = build_site(tmp_path / "site", FEEDS, PER_FEED)
-    with LocalServer(tmp_path / "site") as site:
-        (tmp_path / "sw.toml").write_text(sources_toml(src, site.base, CRAWL), "utf-8")
+    demo_sources = (demo_site_root() / "sources.toml").read_text("utf-8")
+    with LocalServer(tmp_path / "site") as site, LocalServer(demo_site_root()) as demo:
+        (tmp_path / "sw.toml").write_text(sources_toml(src, site.base, CRAWL) + "\n"
+                                          + demo_sources.replace("{{BASE}}", demo.base), "utf-8")
         env = {**os.environ, "SUPPLYWATCH_REDIS_URL": redis_url, "SUPPLYWATCH_CONFIG": str(tmp_path / "sw.toml"),
                "SUPPLYWATCH_DB": str(tmp_path / "sw.db")}
         yield env, tmp_path / "sw.db"
@@ -75,18 +82,21 @@ def test_two_workers_one_writer_store_every_article_once(cluster):
     env, db = cluster
     enq = subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=60)
-    assert enq.returncode == 0 and f"enqueued {FEEDS} sources" in enq.stdout, enq.stderr
+    assert enq.returncode == 0 and f"enqueued {FEEDS + DEMO_SOURCES} sources" in enq.stdout, enq.stderr
     writer = _spawn("worker", "store", env=env)
     workers = [_spawn("worker", "crawl", "--max-idle", "2", env=env) for _ in range(2)]
     outs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outs
     _drain_and_stop_writer(writer, env)
-    assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
+    total = FEEDS * PER_FEED + DEMO_DOCS
+    assert _count(db) == (total, total)
     # Both workers took part; their reports say how many sources each crawled.
     took = [int(err.split(": ")[1].split(" sources")[0]) for _, err in outs]
-    assert sum(took) == FEEDS and min(took) > 0, took
+    assert sum(took) == FEEDS + DEMO_SOURCES and min(took) > 0, took
     with sqlite3.connect(db) as conn:
-        assert conn.execute("select count(*) from sources where last_status = 'ok'").fetchone() == (FEEDS,)
+        assert conn.execute("select count(*) from sources where last_status = 'ok'").fetchone() == (FEEDS + DEMO_SOURCES,)
+        kinds = dict(conn.execute("select kind, count(*) from documents group by kind").fetchall())
+    assert kinds == {"article": FEEDS * PER_FEED + 34, "advisory": 7, "csaf": 4}
     status = subprocess.run([sys.executable, "-m", "supplywatch", "status", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and '"crawl_pending": 0' in status.stdout, status.stdout + status.stderr
@@ -110,8 +120,9 @@ def test_a_worker_killed_half_way_loses_nothing(cluster):
         return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
 
     deadline = time.monotonic() + 90
-    while (_count(db)[0] < FEEDS * PER_FEED // 4 or not victim_holds()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # Half-way: documents are arriving, and the victim holds requests it has not finished.
+    while not (_count(db)[0] and victim_holds()) and time.monotonic() < deadline:
+        time.sleep(0.02)
     victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
     victim.communicate()
     held = victim_holds()
@@ -123,7 +134,8 @@ def test_a_worker_killed_half_way_loses_nothing(cluster):
     # What the dead worker held went back to the queue once its heartbeat expired, and was crawled.
     assert "of dead workers back in the queue" in err and victim_holds() == 0
     _drain_and_stop_writer(writer, env)
-    assert _count(db) == (FEEDS * PER_FEED, FEEDS * PER_FEED)
+    total = FEEDS * PER_FEED + DEMO_DOCS
+    assert _count(db) == (total, total)
 
 
 def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_url):
