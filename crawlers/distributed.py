@@ -146,11 +146,18 @@ class DistributedSpider(RedisSpider):
         the acknowledgement leaves the request to be fetched again (at least once)."""
         documents: list[Document] = []
         requests: list[scrapy.Request] = []
-        async for out in _outputs(result):
-            if isinstance(out, Document):
-                documents.append(out)
-            elif isinstance(out, scrapy.Request):
-                requests.append(self.adopt(out, meta["sw_job"]))
+        try:
+            async for out in _outputs(result):
+                if isinstance(out, Document):
+                    documents.append(out)
+                elif isinstance(out, scrapy.Request):
+                    requests.append(self.adopt(out, meta["sw_job"]))
+        except Exception as exc:  # noqa: BLE001 - a bug in parsing: recorded and acknowledged, never retried forever
+            message = f"internal error on {meta.get('sw_cb')} for {meta['sw_job']['source']['name']}: {exc!r}"
+            log.error("%s", message)
+            report_error(self.server, self.keys, f"crawl:{self.worker_id}", message)
+            spider.callback_errors += 1
+            spider.warn(message)
         self.sink.send_documents(documents)
         for request in requests:
             self.crawler.engine.crawl(request)
