@@ -48,8 +48,6 @@ def _drain(server: object, keys: object, timeout: float = 120) -> None:
 
 
 def run_scale_demo(out: Path, *, port: int = 0) -> None:
-    import redis
-
     from .scale import connect, enqueue_sources
     from .scale_jobs import enqueue_classify
 
@@ -89,4 +87,4 @@ def run_scale_demo(out: Path, *, port: int = 0) -> None:
             scores = headline_scores(store)
             click.echo(f"\nStored {store.count_documents()} documents in {db}; headline flags: {scores['flagged']} "
                        f"({scores['tp']} right, {scores['fp']} wrong, {scores['fn']} missed)")
-        redis.Redis.close(server)
+        server.close()

@@ -101,7 +101,10 @@ class Pipeline:
         from .scale import connect, enqueue_sources
 
         server, keys, _ = connect(self.config.scale)
-        return enqueue_sources(server, keys, self.db, self.config.sources)
+        try:
+            return enqueue_sources(server, keys, self.db, self.config.sources)
+        finally:
+            server.close()
 
     def enqueue_classify(self) -> dict[str, int]:
         """Scale mode: queue unlabelled documents in batches for the classify workers."""
@@ -109,7 +112,10 @@ class Pipeline:
         from .scale_jobs import enqueue_classify
 
         server, keys, _ = connect(self.config.scale)
-        return enqueue_classify(server, keys, self.db, self.config)
+        try:
+            return enqueue_classify(server, keys, self.db, self.config)
+        finally:
+            server.close()
 
     def classify(self, *, relabel: bool = False, limit: int | None = None, progress: Any = None) -> Any:
         from supplywatch.classifiers.labelling import classify_archive

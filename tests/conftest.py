@@ -180,3 +180,13 @@ def redis_url():
 
     with RedisServer() as server:
         yield server.url
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A redis-py client of :func:`redis_url`'s server, closed after the test (no unclosed-socket warnings)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()

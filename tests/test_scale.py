@@ -73,15 +73,14 @@ def _page_request():
     return spider, request, entry
 
 
-def test_request_queue_holds_json_never_pickle_and_bytes_survive(redis_url):
-    import redis
+def test_request_queue_holds_json_never_pickle_and_bytes_survive(redis_client):
     from scrapy_redis import picklecompat
     from scrapy_redis.queue import FifoQueue
 
     from supplywatch.crawlers import redis_json
     from supplywatch.crawlers.redis_queue import ReliableQueue, ack
 
-    server = redis.Redis.from_url(redis_url)
+    server = redis_client
     spider, request, entry = _page_request()
     queue = ReliableQueue(server, spider, spider.keys.requests, serializer=redis_json)
     queue.push(request)
@@ -118,13 +117,12 @@ def test_builtin_json_serializer_loses_bytes_bodies():
         json.dumps(request.to_dict(spider=spider))
 
 
-def test_dead_workers_requests_are_reclaimed(redis_url):
-    import redis
+def test_dead_workers_requests_are_reclaimed(redis_client):
 
     from supplywatch.crawlers import redis_json
     from supplywatch.crawlers.redis_queue import ReliableQueue, heartbeat, pending, reclaim
 
-    server = redis.Redis.from_url(redis_url)
+    server = redis_client
     spider, request, _ = _page_request()
     queue = ReliableQueue(server, spider, spider.keys.requests, serializer=redis_json)
     for i in range(3):
@@ -143,14 +141,13 @@ def _doc(i: int, source: str = "s1") -> Document:
                     canonical_url=f"http://example.org/{i}", guid=f"g{i}")
 
 
-def test_writer_stores_once_and_survives_a_crash_before_its_ack(redis_url, tmp_path):
-    import redis
+def test_writer_stores_once_and_survives_a_crash_before_its_ack(tmp_path, redis_client):
 
     from supplywatch.crawlers.redis_queue import Keys, RedisSink
     from supplywatch.scale import ensure_group, run_writer
     from supplywatch.store.batches import save_batch
 
-    server = redis.Redis.from_url(redis_url)
+    server = redis_client
     keys = Keys("w")
     db = str(tmp_path / "a.db")
     with Store.open(db) as store:
@@ -176,10 +173,9 @@ def test_writer_stores_once_and_survives_a_crash_before_its_ack(redis_url, tmp_p
     assert server.xlen(keys.stream) == 0 and server.xpending(keys.stream, keys.group)["pending"] == 0
 
 
-def test_run_in_scale_mode_queues_the_sources_with_their_state(redis_url, tmp_path):
+def test_run_in_scale_mode_queues_the_sources_with_their_state(redis_url, tmp_path, redis_client):
     """`run` (through Pipeline.enqueue_crawl) pushes one JSON job per source with its ETag and known entries;
     a rate-limited source is skipped and recorded, as in a one-machine crawl."""
-    import redis
 
     from supplywatch import config
     from supplywatch.crawlers.redis_queue import Keys
@@ -198,7 +194,7 @@ def test_run_in_scale_mode_queues_the_sources_with_their_state(redis_url, tmp_pa
                                           retry_after="2999-01-01T00:00:00Z", error="429"))
     with make_pipeline(cfg, db) as pipeline:
         assert pipeline.enqueue_crawl() == {"enqueued": 1, "skipped": 1}
-    jobs = [json.loads(raw) for raw in redis.Redis.from_url(redis_url).lrange(Keys().sources, 0, -1)]
+    jobs = [json.loads(raw) for raw in redis_client.lrange(Keys().sources, 0, -1)]
     assert [j["source"]["name"] for j in jobs] == ["s1"]
     assert jobs[0]["state"]["etag"] == '"v1"' and "url:http://example.org/1" in jobs[0]["known"]
     with Store.open(db) as store:

@@ -25,8 +25,7 @@ TEXTS = [
 
 
 @pytest.mark.slow
-def test_classify_worker_labels_through_the_writer_and_failures_show(tmp_path, redis_url):
-    import redis
+def test_classify_worker_labels_through_the_writer_and_failures_show(tmp_path, redis_url, redis_client):
     from rq import Queue
 
     from supplywatch import config
@@ -42,7 +41,7 @@ def test_classify_worker_labels_through_the_writer_and_failures_show(tmp_path, r
                          FetchOutcome("s", "ok", "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z"))
     (tmp_path / "sw.toml").write_text("[scale]\nclassify_batch = 2\n", "utf-8")
     cfg = config.load(tmp_path / "sw.toml", env={})
-    server, keys = redis.Redis.from_url(redis_url), Keys()
+    server, keys = redis_client, Keys()
     assert enqueue_classify(server, keys, db, cfg, retries=(0,)) == {"jobs": 2, "documents": 3}
     # A job for a model this worker does not have: fails, is retried once, then stays failed.
     Queue(keys.classify_queue, connection=server, serializer=serializer()).enqueue(

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def _spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _count(db: Path) -> tuple[int, int]:
     try:
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn:
             return conn.execute("select count(*), count(distinct canonical_url) from documents").fetchone()
     except sqlite3.Error:
         return (0, 0)
@@ -62,12 +63,10 @@ def cluster(tmp_path, redis_url):
         yield env, tmp_path / "sw.db"
 
 
-def _drain_and_stop_writer(writer: subprocess.Popen[str], env: dict[str, str], timeout: float = 60) -> str:
-    import redis
-
+def _drain_and_stop_writer(writer: subprocess.Popen[str], server: object, timeout: float = 60) -> str:
     from supplywatch.crawlers.redis_queue import Keys
 
-    server, keys = redis.Redis.from_url(env["SUPPLYWATCH_REDIS_URL"]), Keys()
+    keys = Keys()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.xlen(keys.stream):
         time.sleep(0.2)
@@ -78,7 +77,7 @@ def _drain_and_stop_writer(writer: subprocess.Popen[str], env: dict[str, str], t
 
 
 @pytest.mark.slow
-def test_two_workers_one_writer_store_every_article_once(cluster):
+def test_two_workers_one_writer_store_every_article_once(cluster, redis_client):
     env, db = cluster
     enq = subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=60)
@@ -87,13 +86,13 @@ def test_two_workers_one_writer_store_every_article_once(cluster):
     workers = [_spawn("worker", "crawl", "--max-idle", "2", env=env) for _ in range(2)]
     outs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outs
-    _drain_and_stop_writer(writer, env)
+    _drain_and_stop_writer(writer, redis_client)
     total = FEEDS * PER_FEED + DEMO_DOCS
     assert _count(db) == (total, total)
     # Both workers took part; their reports say how many sources each crawled.
     took = [int(err.split(": ")[1].split(" sources")[0]) for _, err in outs]
     assert sum(took) == FEEDS + DEMO_SOURCES and min(took) > 0, took
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("select count(*) from sources where last_status = 'ok'").fetchone() == (FEEDS + DEMO_SOURCES,)
         kinds = dict(conn.execute("select kind, count(*) from documents group by kind").fetchall())
     assert kinds == {"article": FEEDS * PER_FEED + 34, "advisory": 7, "csaf": 4}
@@ -103,18 +102,17 @@ def test_two_workers_one_writer_store_every_article_once(cluster):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_half_way_loses_nothing(cluster):
+def test_a_worker_killed_half_way_loses_nothing(cluster, redis_client):
     env, db = cluster
     assert subprocess.run([sys.executable, "-m", "supplywatch", "enqueue"], cwd=ROOT, env=env,
                           capture_output=True, timeout=60).returncode == 0
     writer = _spawn("worker", "store", "--batch", "50", env=env)
     victim = _spawn("worker", "crawl", "--max-idle", "2", env=env)
     survivor = _spawn("worker", "crawl", "--max-idle", "2", env=env)
-    import redis
 
     from supplywatch.crawlers.redis_queue import Keys
 
-    server, keys = redis.Redis.from_url(env["SUPPLYWATCH_REDIS_URL"]), Keys()
+    server, keys = redis_client, Keys()
 
     def victim_holds() -> int:  # a worker's name is host-PID-random
         return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
@@ -133,18 +131,17 @@ def test_a_worker_killed_half_way_loses_nothing(cluster):
     assert survivor.returncode == 0, err
     # What the dead worker held went back to the queue once its heartbeat expired, and was crawled.
     assert "of dead workers back in the queue" in err and victim_holds() == 0
-    _drain_and_stop_writer(writer, env)
+    _drain_and_stop_writer(writer, redis_client)
     total = FEEDS * PER_FEED + DEMO_DOCS
     assert _count(db) == (total, total)
 
 
-def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_url):
+def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_url, redis_client):
     """scrapy-redis logs an error in its scheduler and exits 0; ours exits 4 and says why in `status`."""
-    import redis
 
     from supplywatch.crawlers.redis_queue import Keys
 
-    server, keys = redis.Redis.from_url(redis_url), Keys()
+    server, keys = redis_client, Keys()
     poison = b"\x80\x04\x95cos\nsystem\n"  # what a pickle payload looks like: never unpickled here
     server.rpush(keys.requests, poison)
     (tmp_path / "sw.toml").write_text(CRAWL, "utf-8")
@@ -162,14 +159,13 @@ def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_ur
     assert cleared.returncode == 0 and "failures: 0" in cleared.stdout, cleared.stdout + cleared.stderr
 
 
-def test_an_idle_worker_keeps_the_shared_queue(tmp_path, redis_url):
+def test_an_idle_worker_keeps_the_shared_queue(tmp_path, redis_url, redis_client):
     """SCHEDULER_PERSIST: with it off, the first worker to go idle deletes the shared duplicate filter (and
     queue) while others still crawl. The worker goes idle and exits; what other workers rely on is still there."""
-    import redis
 
     from supplywatch.crawlers.redis_queue import Keys
 
-    server, keys = redis.Redis.from_url(redis_url), Keys()
+    server, keys = redis_client, Keys()
     server.sadd(keys.dupefilter, "fingerprint-of-a-page-another-worker-fetched")
     (tmp_path / "sw.toml").write_text(CRAWL, "utf-8")
     env = {**os.environ, "SUPPLYWATCH_REDIS_URL": redis_url, "SUPPLYWATCH_CONFIG": str(tmp_path / "sw.toml")}
