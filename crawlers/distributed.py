@@ -243,6 +243,9 @@ def worker_settings(base: dict[str, Any], redis_url: str, keys: Keys, max_idle: 
         "REDIS_URL": redis_url,
         "REDIS_START_URLS_KEY": keys.sources,
         "MAX_IDLE_TIME_BEFORE_CLOSE": max_idle,
+        # Source jobs a worker takes at once when idle (scrapy-redis defaults to CONCURRENT_REQUESTS): few, so
+        # sources spread over the workers; their pages go through the shared queue anyway.
+        "REDIS_START_URLS_BATCH_SIZE": 4,
         "ITEM_PIPELINES": {},  # documents go out in DistributedSpider.forward
         "SUPPLYWATCH_SINK": None,
     }

@@ -102,6 +102,7 @@ def run_classify_worker(server: Any, keys: Any, cfg: Any, *, burst: bool = False
     queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
     worker = SimpleWorker([queue], connection=server, serializer=serializer(), name=f"classify-{os.getpid()}")
     worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
+    worker.refresh()  # the counts are kept in Redis
     return {"worker": worker.name, "done": worker.successful_job_count, "failed": worker.failed_job_count,
             "model_version": _CLASSIFIER.version}
 
