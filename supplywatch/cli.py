@@ -217,7 +217,7 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, verbose: in
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from . import cli_archive, cli_backfill, cli_labels, cli_relations, cli_reports  # noqa: E402, F401
+from . import cli_archive, cli_backfill, cli_labels, cli_relations, cli_reports, cli_scale  # noqa: E402, F401
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ from .pipeline import make_pipeline
 @click.option("--port", default=0, type=click.IntRange(0, 65535),
               help="Port for the demo site on 127.0.0.1 (0: any free port). Example: --port 8639")
 @click.option("--serve", is_flag=True, help="Keep serving the demo site after the crawl, until Ctrl-C. Example: --serve")
-def demo(out: str, port: int, serve: bool) -> None:
+@click.option("--scale", is_flag=True, help="Run it in scale mode: a local Redis, 2 crawl workers, the writer and a "
+              "classify worker (needs supplywatch[scale]). Example: --scale")
+def demo(out: str, port: int, serve: bool, scale: bool) -> None:
     """Serve the embedded demo site on 127.0.0.1, crawl it into a fresh demo database, show the result.
 
     No internet needed: three news outlets (RSS 2.0, Atom, RSS 1.0), a paginated vendor advisory
@@ -28,6 +30,11 @@ def demo(out: str, port: int, serve: bool) -> None:
 
     Example: supplywatch demo --out demo-output
     """
+    if scale:
+        from .demo_scale import run_scale_demo
+
+        run_scale_demo(Path(out), port=port)
+        return
     from .demo import run_demo
 
     run_demo(Path(out), port=port, serve=serve)
@@ -218,6 +225,10 @@ def _delivery_line(result: dict[str, Any]) -> None:
 def _run_line(step: str, result: Any) -> None:
     if isinstance(result, dict) and "error" in result:
         line = f"failed: {result['error']}"
+    elif isinstance(result, dict) and "enqueued" in result:  # scale mode: the workers do it
+        line = f"{result['enqueued']} sources queued for the crawl workers ({result['skipped']} rate-limited)"
+    elif isinstance(result, dict) and "jobs" in result:
+        line = f"{result['documents']} documents queued in {result['jobs']} jobs for the classify workers"
     elif step == "crawl":
         failed = [r["source"] for r in result if r.get("status") not in ("ok", "not_modified", "skipped")]
         line = f"{len(result)} sources, {sum(r.get('new') or 0 for r in result)} new documents" + (

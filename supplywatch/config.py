@@ -41,6 +41,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     email: dict[str, Any] = field(default_factory=dict)  # [email], with its validated "recipients" list
     digest: dict[str, Any] = field(default_factory=dict)  # [digest]: when `run` sends it, where it writes it
+    scale: dict[str, Any] = field(default_factory=dict)  # [scale]: redis_url "" means one machine, no Redis
 
     def source(self, name: str) -> dict[str, Any]:
         for src in self.sources:
@@ -293,7 +294,7 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
         if section not in known_sections | future_sections:
             raise ConfigError(f"{where}: unknown section [{section}]")
     sections = {}
-    for section in ("crawl", "classifier", "email", "digest"):
+    for section in ("crawl", "classifier", "email", "digest", "scale"):
         values = user.get(section, {})
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: [{section}] must be a table")
@@ -305,6 +306,10 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
             if name in env:
                 sections[section][key] = _coerce(env[name], like, f"environment {name}")
     crawl = sections["crawl"]
+    if env.get(ENV_PREFIX + "REDIS_URL"):  # the short name the docs give; wins over SUPPLYWATCH_SCALE_REDIS_URL
+        sections["scale"]["redis_url"] = env[ENV_PREFIX + "REDIS_URL"]
+    if sections["scale"]["writer_batch"] < 1 or sections["scale"]["classify_batch"] < 1 or sections["scale"]["max_idle"] < 0:
+        raise ConfigError(f"{where}: [scale] writer_batch and classify_batch must be at least 1, max_idle at least 0")
     raw_sources = user.get("sources", [])
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{where}: sources must be an array of tables ([[sources]])")
@@ -343,7 +348,7 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest["send_at"]):
         raise ConfigError(f"{where}: [digest] send_at must be HH:MM (UTC, 24-hour), not {digest['send_at']!r}")
     return Config(path=cfg_path, crawl=crawl, sources=sources, raw=user, classifier=sections["classifier"],
-                  email=email, digest=digest)
+                  email=email, digest=digest, scale=sections["scale"])
 
 
 def db_path(option: str | None, env: dict[str, str] | None = None) -> str:

@@ -106,6 +106,27 @@ class Pipeline:
                                  f"{unstored[0].get('error') or 'storage failed'}", reports)
         return reports
 
+    def enqueue_crawl(self) -> dict[str, int]:
+        """Scale mode: push the due sources to the crawl workers."""
+        from .scale import connect, enqueue_sources
+
+        server, keys, _ = connect(self.config.scale)
+        try:
+            return enqueue_sources(server, keys, self.db, self.config.sources)
+        finally:
+            server.close()
+
+    def enqueue_classify(self) -> dict[str, int]:
+        """Scale mode: queue unlabelled documents in batches for the classify workers."""
+        from .scale import connect
+        from .scale_jobs import enqueue_classify
+
+        server, keys, _ = connect(self.config.scale)
+        try:
+            return enqueue_classify(server, keys, self.db, self.config)
+        finally:
+            server.close()
+
     def classify(self, *, relabel: bool = False, limit: int | None = None) -> Any:
         from supplywatch.classifiers.labelling import classify_archive
 
@@ -263,13 +284,16 @@ class Pipeline:
             if report:
                 report(name, done[name])
 
+        # Scale mode ([scale] redis_url): crawl and classify are queued for the workers (supplywatch/scale.py);
+        # what they produce reaches the store through the writer, and the next round clusters it.
+        scaled = bool(self.config.scale.get("redis_url"))
         with exclusive(self.db):
             if crawl_sources:
-                step("crawl", self.crawl)
+                step("crawl", self.enqueue_crawl if scaled else self.crawl)
                 failure = crawl_failure(done["crawl"]) if isinstance(done["crawl"], list) else None
                 if failure is not None:
                     errors.append(f"crawl: {failure}")
-            step("classify", self.classify)
+            step("classify", self.enqueue_classify if scaled else self.classify)
             step("cluster", self.cluster)
             step("suppliers", self.match_suppliers)
             day, due = digest_due(self.config, now)

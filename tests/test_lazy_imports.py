@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
-         "rich", "tantivy")
+         "rich", "tantivy",
+         # scale mode (issue 14): nothing of Redis loads unless a scale command runs
+         "redis", "rq", "scrapy_redis")
 
 PROBE = """
 import sys
@@ -67,3 +69,12 @@ def test_digest_and_progress_off_a_terminal_load_nothing_heavy(tmp_path):
     Store.open(db).close()
     assert _loaded(["--db", str(db), "digest", "--date", "2021-01-12"]) == ""
     assert _loaded(["--db", str(db), "suppliers", "match"]) == ""
+
+
+def test_scale_commands_load_nothing_until_they_run(tmp_path, monkeypatch):
+    """Without [scale] redis_url nothing of Redis loads; the scale commands' help loads nothing either."""
+    for args in (["worker", "--help"], ["worker", "crawl", "--help"], ["status", "--help"], ["enqueue", "--help"]):
+        assert _loaded(args) == ""
+    # Set but refused (no password off loopback): still nothing loaded, exit 2.
+    monkeypatch.setenv("SUPPLYWATCH_REDIS_URL", "redis://10.9.9.9:6379/0")
+    assert _loaded(["status"], code=2) == ""
