@@ -22,7 +22,7 @@ from typing import Any
 
 from supplywatch.store import InputError
 
-from .relations import read_lines
+from .csvrows import read_lines
 
 SPEC_VERSIONS = ("1.4", "1.5", "1.6")
 MAX_COMPONENTS = 200_000  # a BOM this large is an attack or an error, not a supplier's product
