@@ -9,7 +9,11 @@ from click.testing import CliRunner
 
 from supplywatch.classifiers.incidents import IncidentBook, artefact_of, candidate_names
 from supplywatch.classifiers.labelling import classify_archive, seeded_book, with_prototypes
+from supplywatch.classifiers.suppliers import match_archive
 from supplywatch.cli import cli
+from supplywatch.reports.digest import build_digest
+from supplywatch.reports.render import render_digest
+from supplywatch.reports.timeline import build_timeline, timeline_text
 from supplywatch.store import Document, Store
 
 from .test_labelling_guard import HEADLINE, StandInClassifier, headline_of, store_with
@@ -82,8 +86,13 @@ def test_incidents_are_stored_and_an_analysts_no_stops_follow_ups_at_the_next_cl
     with Store.open(db) as store:
         classify_archive(store, Scored())
         assert store.incidents()[0]["members"] == [1, 2]
-        reason = store.db.execute("select reason from labels where document_id = 2 and label = ?", [HEADLINE]).fetchone()
-        assert reason[0].startswith("follow-up of: Mimecast certificate compromise")
+        reason = "follow-up of: Mimecast certificate compromise, first reported 2021-01-12"
+        assert [r["follow_up"] for r in store.search("Treasury")] == [reason]  # search shows it
+        digest = build_digest(store, "2021-02-01")  # so do the digest ...
+        assert digest.headline.items[0].follow_up == reason and reason in render_digest(digest).text
+        store.import_suppliers([{"name": "Mimecast"}])
+        match_archive(store)
+        assert reason in timeline_text(build_timeline(store, "Mimecast"))  # ... and the supplier's timeline
     result = CliRunner().invoke(cli, ["--db", db, "label", "1", "--no", "--note", "not a theft"])
     assert result.exit_code == 0, result.output
     assert "rejected" in result.output
