@@ -165,8 +165,8 @@ def _weeks(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
 def _embedding(featurizer: Any, row: dict[str, Any], sentence: str | None) -> Any:
     """The embedding of ``sentence`` among ``row``'s units (None when it is not one: the encoder makes it)."""
     feats = featurizer([row])[0]
-    units = getattr(feats, "units", [])
-    return feats.emb[units.index(sentence)] if sentence in units else None
+    units, emb = getattr(feats, "units", []), getattr(feats, "emb", None)
+    return emb[units.index(sentence)] if emb is not None and sentence in units else None
 
 
 def summarise(rows: list[dict[str, Any]], headline_pred: list[bool], cat_pred: dict[str, list[bool]],
