@@ -171,6 +171,7 @@ class Incident:
     status: str = "open"  # open | confirmed | rejected (an analyst's answer)
     id: int | None = None  # the store's id, once saved
     members: list[Any] = field(default_factory=list)
+    stories: list[Any] = field(default_factory=list)  # the stories of its members (clustering): the same event
     dirty: bool = True
 
     @property
@@ -202,7 +203,7 @@ class IncidentBook:
         for r in records:
             inc = Incident(r["party"], r["artefact"], r["first_document_id"], r["first_published"],
                            r["last_published"], r.get("title") or "", r.get("evidence") or "", r["status"], r["id"],
-                           list(r.get("members") or []), dirty=False)
+                           list(r.get("members") or []), list(r.get("stories") or []), dirty=False)
             book.incidents.append(inc)
             if inc.status in ("confirmed", "rejected") and inc.evidence:
                 book.prototypes.append((inc.evidence, 1 if inc.status == "confirmed" else -1, None))
@@ -213,14 +214,19 @@ class IncidentBook:
         return day is None or last is None or 0 <= day - last <= self.window
 
     def follow_up_of(self, doc: dict[str, Any]) -> Incident | None:
-        """The open or confirmed incident whose party ``doc``'s title or lead names, within the window; the most
-        recent first."""
+        """The open or confirmed incident whose party ``doc``'s title or lead names within the window, or whose
+        members' story ``doc`` was clustered into (story clustering and incidents are one grouping: a story is one
+        event told by several outlets, an incident the stories about one compromise); the most recent first."""
         title, opening = str(doc.get("title") or ""), lead(doc)
         day = day_number(doc.get("published"))
         for inc in reversed(self.incidents):
             if doc.get("id") in inc.members:  # labelled again (a relabel, an edited article)
                 return None if inc.status == "rejected" or inc.first_document == doc.get("id") else inc
-            if inc.status == "rejected" or not self._recent(inc, day):
+            if inc.status == "rejected":
+                continue
+            if doc.get("story_id") is not None and doc.get("story_id") in inc.stories:
+                return inc  # clustered into a member's story: another outlet's account of the same event
+            if not self._recent(inc, day):
                 continue
             if not (names_party(title, inc.party) or names_party(opening, inc.party)):
                 continue
@@ -249,6 +255,8 @@ class IncidentBook:
         """``doc`` is a member: the window renews from its day."""
         if doc.get("id") not in inc.members:
             inc.members.append(doc.get("id"))
+        if doc.get("story_id") is not None and doc.get("story_id") not in inc.stories:
+            inc.stories.append(doc.get("story_id"))
         published = str(doc.get("published") or "")
         if published > str(inc.last_published or ""):
             inc.last_published = published

@@ -20,7 +20,8 @@ class IncidentsMixin:
     def _atomic(self) -> Any: ...  # provided by Store
 
     def incidents(self, *, active_since: str | None = None) -> list[dict[str, Any]]:
-        """Incidents (oldest first) with ``members`` (document ids in publication order): all, or those whose
+        """Incidents (oldest first) with ``members`` (document ids in publication order) and ``stories`` (the
+        stories its members belong to, as clustered): all, or those whose
         last member is from ``active_since`` on, plus every one an analyst answered (their prototypes stay)."""
         with self._guard():
             rows = self.db.execute_returning_dicts(
@@ -29,12 +30,16 @@ class IncidentsMixin:
                 order by first_published, id
                 """, [active_since, active_since])
             members: dict[int, list[int]] = {}
-            for incident_id, document_id in self.db.execute(
-                    """select m.incident_id, m.document_id from incident_members m
-                       join documents d on d.id = m.document_id order by d.published, d.id"""):
+            stories: dict[int, list[int]] = {}
+            for incident_id, document_id, story_id in self.db.execute(
+                    """select m.incident_id, m.document_id, s.story_id from incident_members m
+                       join documents d on d.id = m.document_id left join story_documents s on s.document_id = d.id
+                       order by d.published, d.id"""):
                 members.setdefault(incident_id, []).append(document_id)
+                if story_id is not None and story_id not in stories.setdefault(incident_id, []):
+                    stories[incident_id].append(story_id)
         for row in rows:
-            row["members"] = members.get(row["id"], [])
+            row["members"], row["stories"] = members.get(row["id"], []), stories.get(row["id"], [])
         return rows
 
     def _save_incidents(self, records: Iterable[dict[str, Any]], now: str) -> list[int]:

@@ -36,8 +36,9 @@ class LabelsMixin:
             chunk = ids[start:start + batch]
             with self._guard():
                 rows = self.db.execute_returning_dicts(
-                    f"select id, title, text, summary, published, vendor, source, text_source, content_hash from documents "
-                    f"where id in ({','.join('?' * len(chunk))})", chunk)
+                    f"select id, title, text, summary, published, vendor, source, text_source, content_hash, "
+                    f"(select story_id from story_documents s where s.document_id = documents.id) as story_id "
+                    f"from documents where id in ({','.join('?' * len(chunk))})", chunk)
             order = {doc_id: i for i, doc_id in enumerate(chunk)}
             yield sorted(rows, key=lambda r: order[r["id"]])
 

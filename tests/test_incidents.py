@@ -130,3 +130,20 @@ def test_an_analysts_yes_confirms_and_makes_the_evidence_a_prototype(tmp_path):
     assert grown.pos.shape == (3, 4) and grown.neg.shape == (3, 4)
     missing = CliRunner().invoke(cli, ["--db", db, "label", "99", "--yes"])
     assert missing.exit_code == 2 and "no document with id 99" in missing.output
+
+
+def test_another_outlets_account_clustered_into_a_members_story_joins_the_incident(tmp_path):
+    """Stories and incidents are one grouping: a document the clustering put into a member's story follows the
+    incident even when its title and lead never name the party."""
+    db = str(tmp_path / "x.db")
+    other = follow(2, "Email security vendor confirms certificate theft (low)", "The vendor's customers were told.",
+                   "2021-01-13")
+    store_with(db, docs([MIMECAST]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+    store_with(db, docs([other]))
+    with Store.open(db) as store:
+        (story,) = set(store.assign_stories([(1, None, 1.0, "first"), (2, "new:1", 0.9, "embedding")]))
+        assert store.incidents()[0]["stories"] == [story]
+        classify_archive(store, Scored())
+        assert store.incidents()[0]["members"] == [1, 2]
