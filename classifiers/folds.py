@@ -12,7 +12,7 @@ Folds (rows of the file; the project's examples are always on the training side,
 Each fold's head is a real :class:`.model.Head`, fitted the way :func:`.train.fit` fits (prototype-margin
 features, logistic regression, Platt calibration and the F1 threshold on 5-fold out-of-fold predictions of
 the training side only). Every scored row is then labelled in publication order by
-:func:`.labelling.label_documents` (near-miss guard, headline cap, incident memory) through
+:func:`.labelling.label_documents` (near-miss guard, headline cap, incident book) through
 :func:`.evaluate.label_rows`, each with its own fold's head: the figures measure what ``classify`` does.
 
 Speed: a fit compares every training document's sentences with every prototype of its fold. Here the

@@ -155,7 +155,7 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
     pipeline meets them. Refuses a FILE the head was fitted on (its manifest lists it): measure the
     held-out head (classifiers/head-timesplit, fitted before 2015) from 2015 on instead. With --folds
     it fits its own heads (minutes after encoding FILE) and reports the figures with and without the
-    incident memory; FILE's positives need an `incident` field for --folds incident.
+    incident book (follow-ups of known incidents); FILE's positives need an `incident` field for --folds incident.
 
     Example: supplywatch eval ../shared/eval/dev.jsonl --folds incident --json
     """
@@ -190,7 +190,7 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
                             ("support", "SUPPORT"), ("threshold", "THRESHOLD")]))
     if folds == "incident":
         caught = ", ".join(f"{k} {v['caught']}/{v['of']}" for k, v in result["incidents"].items())
-        click.echo(f"\nincidents caught (with memory): {caught}")
+        click.echo(f"\nincidents caught (with the incident book): {caught}")
         click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']} (year folds); {result['n']} articles, "
                    f"{result['model_version']} in {result['seconds']} s")
         return
