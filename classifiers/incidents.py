@@ -51,8 +51,12 @@ Wednesday Thursday Friday Saturday Sunday The And For But Not How Why What When 
 Also More Than Its Our His Her They Them These Those There Then Some Any All Every Each One Two Three First
 Last Next Free Open Secure Trust Root Authority Firm Vendor Vendors Team Group Groups Lab Labs Inc Ltd Corp
 Researchers' Experts Expert Officials Official Sources Source Version Versions Tool Tools Service Services
+Social Secret Master Privacy Rogue Fake Remote Attack Espionage Operation Campaign Actor Actors
 CEO CTO CISO FBI NSA CERT CVE SSL TLS HTTPS HTTP URL DNS API SDK PDF UEFI BIOS USB PC PCs VPN IT
 """.split()}
+# "Flame malware", "Zeus banking trojan": a name the text calls malware is the attacker's tool, not the party
+# whose key was taken.
+_TOOL = r"\s+(?:[A-Za-z-]+\s+)?(?:malware|trojans?|virus|worms?|botnets?|ransomware|rootkits?|spyware|apt|exploit kit)\b"
 _TOKEN = re.compile(r"(?<![\w.-])[A-Za-z][\w]*(?:[.&'’-][A-Za-z0-9]\w*)*(?![\w-])")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -136,6 +140,7 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
         if len(name) >= 3 and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", joined, re.I):
             found.append(name)
     names, inside = _body_names(body)
+    tool_text = f"{doc.get('title') or ''}. {body}"
     lower = _lowercase_words(body)
     score: dict[str, float] = {}
     for i, sentence in enumerate(s for s in sentences if s):
@@ -144,6 +149,8 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
             key = token.casefold()
             if len(token) < 3 or key in GENERIC or token not in names or key in lower:
                 continue
+            if re.search(r"-[a-z]", token) or re.search(rf"(?<![\w-]){re.escape(token)}{_TOOL}", tool_text, re.I):
+                continue  # "Man-in-the-Middle" is no name; a malware family is no victim
             if not (token[0].isupper() or any(c.isupper() or c.isdigit() for c in token[1:])):
                 continue
             owner = 1.0 if re.match(r"['’]s?\b", sentence[m.end():m.end() + 2]) else 0.0
