@@ -139,6 +139,9 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
     for name in register or []:
         if len(name) >= 3 and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", joined, re.I):
             found.append(name)
+    vendor = " ".join(str(doc.get("vendor") or "").split())
+    if vendor and vendor.casefold() not in {f.casefold() for f in found}:
+        found.append(vendor)  # an advisory's own vendor: the party whose artefact its advisory is about
     names, inside = _body_names(body)
     tool_text = f"{doc.get('title') or ''}. {body}"
     lower = _lowercase_words(body)
@@ -149,6 +152,8 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
             key = token.casefold()
             if len(token) < 3 or key in GENERIC or token not in names or key in lower:
                 continue
+            if token not in inside and len(re.findall(rf"(?<![\w-]){re.escape(token)}(?![\w-])", body)) < 2:
+                continue  # once, at a sentence's start ("Revocation and rotation of ..."): any word is capitalised there
             if re.search(r"-[a-z]", token) or re.search(rf"(?<![\w-]){re.escape(token)}{_TOOL}", tool_text, re.I):
                 continue  # "Man-in-the-Middle" is no name; a malware family is no victim
             if not (token[0].isupper() or any(c.isupper() or c.isdigit() for c in token[1:])):
@@ -237,7 +242,10 @@ class IncidentBook:
                 continue
             if not (names_party(title, inc.party) or names_party(opening, inc.party)):
                 continue
-            if inc.party.casefold() in PLATFORMS and not (names_artefact(title) or names_artefact(opening)):
+            # A big platform is named everywhere, and a vendor's own feed names the vendor in every advisory:
+            # those follow only when they name the artefact too.
+            own = names_party(str(doc.get("vendor") or ""), inc.party)
+            if (inc.party.casefold() in PLATFORMS or own) and not (names_artefact(title) or names_artefact(opening)):
                 continue
             return inc
         return None

@@ -53,7 +53,8 @@ def test_a_follow_up_names_the_party_within_a_window_each_member_renews():
 def test_a_big_platform_or_a_common_word_does_not_pull_in_everything():
     book = IncidentBook()
     ms = {"id": 1, "title": "Microsoft says attackers stole a token-signing key", "published": "2023-07-12",
-          "text": "Microsoft said the group stole a consumer signing key and forged tokens to read mail."}
+          "text": "Microsoft said the group stole a consumer signing key and forged tokens to read mail. "
+                  "Microsoft has revoked the key."}
     assert headline_of(ms, book)[1] and book.incidents[0].party == "Microsoft"
     for i, title in enumerate(["Microsoft patches Windows flaw exploited in attacks", "Google and Microsoft earnings",
                                "Suffers: the word of the week", "New Keys for old doors"], 2):
@@ -147,3 +148,15 @@ def test_another_outlets_account_clustered_into_a_members_story_joins_the_incide
         assert store.incidents()[0]["stories"] == [story]
         classify_archive(store, Scored())
         assert store.incidents()[0]["members"] == [1, 2]
+
+
+def test_a_vendors_own_advisories_follow_its_incident_only_when_they_name_the_artefact():
+    book = IncidentBook()
+    first = {"id": 1, "title": "Revocation and rotation of firmware code-signing certificate", "vendor": "Acme Networks",
+             "published": "2021-01-13", "text": "An intruder stole the firmware code-signing certificate from the "
+                                                "build server. Customers should update."}
+    assert headline_of(first, book)[1] and book.incidents[0].party == "Acme Networks"
+    advisory = {**follow(2, "EdgeRouter IPv6 packet processing denial of service",
+                         "Acme Networks fixed a denial of service in EdgeRouter."), "vendor": "Acme Networks"}
+    assert not headline_of(advisory, book)[1]
+    assert headline_of(follow(3, "Acme Networks shares fall", "Investors sold the stock."), book)[1]
