@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))  # this checkout's own layers, whatever the editab
 from supplywatch.classifiers import PACKAGED_HEAD, Head  # noqa: E402
 from supplywatch.classifiers.features import MAX_UNITS, Featurizer  # noqa: E402
 from supplywatch.classifiers.guard import headline_guard  # noqa: E402
+from supplywatch.classifiers.incidents import IncidentBook  # noqa: E402
 from supplywatch.classifiers.labelling import CAPPED, label_documents  # noqa: E402
-from supplywatch.classifiers.memory import IncidentMemory  # noqa: E402
 from supplywatch.classifiers.passages import document_units  # noqa: E402
 from supplywatch.store import vocabulary  # noqa: E402
 
@@ -98,7 +98,7 @@ class RawScores:
 def label(rows: list[dict[str, Any]], head: Head, featurize: Featurizer, memory: bool) -> list[dict[str, Any]]:
     """Each row (in publication order, as classify does) with raw score, final score, flag, reason, evidence."""
     headline = vocabulary.headline()
-    mem = IncidentMemory() if memory else None
+    mem = IncidentBook() if memory else None
     order = sorted(range(len(rows)), key=lambda i: str(rows[i].get("published") or ""))
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(order), BATCH):
@@ -187,7 +187,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--head", default=str(PACKAGED_HEAD), help="a fitted head folder (default: the shipped head)")
     ap.add_argument("--cache", default=None, help="optional .npz of unit embeddings (keys S16 blake2b-16, emb float32)")
-    ap.add_argument("--memory", action="store_true", help="the incident memory, in publication order (as classify)")
+    ap.add_argument("--memory", action="store_true", help="the incident book (follow-ups), in publication order (as classify)")
     ap.add_argument("--since", default=None, help="dev rows published on or after this year (for a held-out head)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()

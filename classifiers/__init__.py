@@ -46,12 +46,12 @@ class Classifier:
     def version(self) -> str:
         return f"{self.head.version}+{self.encoder.name}"
 
-    def label(self, docs: list[dict[str, Any]], memory: Any = None) -> list[list[tuple[Any, bool]]]:
+    def label(self, docs: list[dict[str, Any]], book: Any = None) -> list[list[tuple[Any, bool]]]:
         """For each document (dict with title, text, published): [(Label, flagged), ...] over all labels,
-        through :func:`.labelling.label_documents` (the function `eval` measures) with ``memory``."""
+        through :func:`.labelling.label_documents` (the function `eval` measures) with the incident ``book``."""
         from .labelling import label_documents
 
-        return label_documents(docs, self.head, self.featurizer, memory)
+        return label_documents(docs, self.head, self.featurizer, book)
 
 
 def examples() -> list[dict[str, Any]]:

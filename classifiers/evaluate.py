@@ -1,7 +1,7 @@
 """Measuring a head on labelled articles (the format of ../shared/eval/dev.jsonl).
 
 Never fits anything on the file it measures. Articles are processed in publication order, the
-way the pipeline meets the news, so the incident memory only knows what came before.
+way the pipeline meets the news, so the incident book only knows what came before.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from supplywatch.store import InputError
 
+from .incidents import IncidentBook, day_number
 from .labelling import label_documents
 from .lexical import keyword_rule
-from .memory import IncidentMemory
 from .model import CATEGORIES, HEADLINE, Head
 
 
@@ -103,28 +104,69 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
 
 
 def label_rows(rows: list[dict[str, Any]], head_for: Callable[[dict[str, Any]], Any], featurizer: Any, *,
-               memory: bool = True, batch: int = 32) -> tuple[list[dict[str, Any]], list[bool], dict[str, list[bool]]]:
+               memory: bool = True, batch: int = 32, analyst: int = 0, machine_flags: list[bool] | None = None,
+               ) -> tuple[list[dict[str, Any]], list[bool], dict[str, list[bool]]]:
     """``rows`` in publication order (stable on file order) through :func:`.labelling.label_documents`, each
-    with the head ``head_for(row)`` gives and one incident memory (when ``memory``) ->
-    (rows in that order, headline flags, topic flags by category)."""
+    with the head ``head_for(row)`` gives and one incident book (when ``memory``) ->
+    (rows in that order, headline flags, topic flags by category).
+
+    ``analyst`` > 0 simulates an analyst: after each publication week, the ``analyst`` items of the week whose
+    headline scores are nearest their threshold are answered with their gold label (nothing else of the gold is
+    read): the answer replaces the item's flag and goes to the book (:meth:`.incidents.IncidentBook.answer`), so
+    the next weeks are labelled with it, as ``label --yes/--no`` does for the next ``classify``. The machine's
+    own headline flags (answers not applied) are appended to ``machine_flags`` when given.
+    """
     rows = sorted(rows, key=lambda r: str(r.get("published") or ""))
-    mem = IncidentMemory() if memory else None
+    book = IncidentBook() if memory or analyst else None
     headline_pred: list[bool] = []
     cat_pred: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
-    start = 0
-    while start < len(rows):
-        # a run of rows sharing one head, at most ``batch`` long
-        head = head_for(rows[start])
-        end = start + 1
-        while end < len(rows) and end - start < batch and head_for(rows[end]) is head:
-            end += 1
-        for labelled in label_documents(rows[start:end], head, featurizer, mem):
-            flags = {lab.label: flagged for lab, flagged in labelled}
-            headline_pred.append(bool(flags[HEADLINE]))
-            for c in CATEGORIES:
-                cat_pred[c].append(bool(flags[c]))
-        start = end
+    self_only = machine_flags if machine_flags is not None else []
+    for week in _weeks(rows) if analyst else [(0, len(rows))]:
+        shown: list[tuple[float, int, Any]] = []
+        start = week[0]
+        while start < week[1]:
+            # a run of rows sharing one head, at most ``batch`` long
+            head = head_for(rows[start])
+            end = start + 1
+            while end < week[1] and end - start < batch and head_for(rows[end]) is head:
+                end += 1
+            for i, labelled in enumerate(label_documents(rows[start:end], head, featurizer, book), start):
+                flags = {lab.label: flagged for lab, flagged in labelled}
+                headline_pred.append(bool(flags[HEADLINE]))
+                for c in CATEGORIES:
+                    cat_pred[c].append(bool(flags[c]))
+                lab = next(lab for lab, _ in labelled if lab.label == HEADLINE)
+                shown.append((abs(lab.score - head.threshold), i, lab))
+            start = end
+        self_only.extend(headline_pred[len(self_only):])  # before this week's answers
+        for _, i, lab in sorted(shown, key=lambda t: (t[0], t[1]))[:analyst]:
+            value = HEADLINE in (rows[i].get("labels") or [])
+            headline_pred[i] = value
+            assert book is not None
+            book.answer(rows[i], lab.evidence or "", value, _embedding(featurizer, rows[i], lab.evidence))
     return rows, headline_pred, cat_pred
+
+
+def _weeks(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Spans of ``rows`` (in publication order) that share a publication week."""
+    spans: list[tuple[int, int]] = []
+    last = None
+    for i, r in enumerate(rows):
+        day = day_number(r.get("published"))
+        week = None if day is None else date.fromordinal(day).isocalendar()[:2]
+        if not spans or week != last:
+            spans.append((i, i + 1))
+        else:
+            spans[-1] = (spans[-1][0], i + 1)
+        last = week
+    return spans
+
+
+def _embedding(featurizer: Any, row: dict[str, Any], sentence: str | None) -> Any:
+    """The embedding of ``sentence`` among ``row``'s units (None when it is not one: the encoder makes it)."""
+    feats = featurizer([row])[0]
+    units, emb = getattr(feats, "units", []), getattr(feats, "emb", None)
+    return emb[units.index(sentence)] if emb is not None and sentence in units else None
 
 
 def summarise(rows: list[dict[str, Any]], headline_pred: list[bool], cat_pred: dict[str, list[bool]],

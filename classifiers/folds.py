@@ -12,7 +12,7 @@ Folds (rows of the file; the project's examples are always on the training side,
 Each fold's head is a real :class:`.model.Head`, fitted the way :func:`.train.fit` fits (prototype-margin
 features, logistic regression, Platt calibration and the F1 threshold on 5-fold out-of-fold predictions of
 the training side only). Every scored row is then labelled in publication order by
-:func:`.labelling.label_documents` (near-miss guard, headline cap, incident memory) through
+:func:`.labelling.label_documents` (near-miss guard, headline cap, incident book) through
 :func:`.evaluate.label_rows`, each with its own fold's head: the figures measure what ``classify`` does.
 
 Speed: a fit compares every training document's sentences with every prototype of its fold. Here the
@@ -96,6 +96,17 @@ class FoldFitter:
                     manifest={"fold": name, "examples": int(len(idx)), "positives": int(y.sum())})
 
 
+def _caught(ordered: list[dict[str, Any]], flags: list[bool]) -> dict[str, dict[str, int]]:
+    """Per incident (or year, for positives without one): positives caught / positives."""
+    caught: dict[str, dict[str, int]] = {}
+    for r, flagged in zip(ordered, flags, strict=True):
+        if _positive(r):
+            entry = caught.setdefault(str(r.get("incident") or _year(r)), {"caught": 0, "of": 0})
+            entry["of"] += 1
+            entry["caught"] += int(flagged)
+    return dict(sorted(caught.items()))
+
+
 def check_incidents(rows: list[dict[str, Any]], where: str = "the file") -> list[str]:
     """The incidents of ``rows``' positives; an InputError when a positive has none."""
     positives = [r for r in rows if _positive(r)]
@@ -110,9 +121,13 @@ def check_incidents(rows: list[dict[str, Any]], where: str = "the file") -> list
 
 def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = "incident", cut: str = "2015",
                    examples: list[dict[str, Any]] | None = None, encoder_name: str = "",
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Headline and topic figures with the incident memory (top level) and without (``no_memory``), the
-    keyword baseline, per-incident catches and the folds' thresholds. ``rows`` are never trained on where scored."""
+                   progress: Callable[[str], None] | None = None, analyst: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Headline and topic figures with the incident book (top level) and without (``no_memory``), the
+    keyword baseline, per-incident catches and the folds' thresholds. ``rows`` are never trained on where scored.
+
+    ``analyst`` (answers a week, e.g. (2, 5)): the headline figures again with a simulated analyst answering that
+    many items nearest the threshold each week (:func:`.evaluate.label_rows`), under ``analyst``: {N: ...}, with
+    the answers applied and (``machine``) the machine's own flags, which show what the answers taught it."""
     from . import examples as project_examples
 
     if folds not in FOLDS:
@@ -185,23 +200,25 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     thresholds = sorted(fold_thresholds.values())
     threshold_range = f"{thresholds[0]:.3f}-{thresholds[-1]:.3f}" if len(thresholds) > 1 else thresholds[0]
     cat_range = ["per fold"] * len(CATEGORIES)
-    say(f"labelling {len(scored)} articles in publication order, with and without the incident memory")
+    say(f"labelling {len(scored)} articles in publication order, with and without the incident book")
     result: dict[str, Any] = {"n": len(scored), "folds": folds, "model_version": f"{len(fold_thresholds)} fold heads"}
     for memory in (True, False):
         ordered, headline_pred, cat_pred = label_rows(scored, head_for, lookup, memory=memory)
         figures = summarise(ordered, headline_pred, cat_pred, threshold_range, cat_range)
         if memory:
             result.update(memory=True, **figures)
-            caught: dict[str, dict[str, int]] = {}
-            for r, flagged in zip(ordered, headline_pred, strict=True):
-                if _positive(r):
-                    name = str(r.get("incident") or _year(r))
-                    entry = caught.setdefault(name, {"caught": 0, "of": 0})
-                    entry["of"] += 1
-                    entry["caught"] += int(flagged)
-            result["incidents" if folds == "incident" else "positives_by_incident"] = dict(sorted(caught.items()))
+            result["incidents" if folds == "incident" else "positives_by_incident"] = _caught(ordered, headline_pred)
         else:
             result["no_memory"] = {"labels": figures["labels"], "categories": figures["categories"]}
+    if analyst:
+        result["analyst"] = {}
+    for n in analyst:
+        say(f"labelling again with a simulated analyst answering {n} a week")
+        machine: list[bool] = []
+        ordered, headline_pred, cat_pred = label_rows(scored, head_for, lookup, analyst=n, machine_flags=machine)
+        figures = summarise(ordered, headline_pred, cat_pred, threshold_range, cat_range)
+        result["analyst"][str(n)] = {"labels": figures["labels"], "machine": summarise(
+            ordered, machine, cat_pred, threshold_range, cat_range)["labels"], "incidents": _caught(ordered, headline_pred)}
     result["fold_thresholds"] = fold_thresholds
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result

@@ -1,4 +1,4 @@
-"""Labelling documents: the head's scores, the incident memory, the flag decision. One function for both
+"""Labelling documents: the head's scores, the incident book (follow-ups), the flag decision. One function for both
 `classify` (production, over the store) and `eval` (a labelled file), so a figure cannot drift from what users get.
 
 Never loads a model itself: it is handed a head and a featurizer (or a Classifier holding both).
@@ -7,92 +7,146 @@ Never loads a model itself: it is handed a head and a featurizer (or a Classifie
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from supplywatch.store import Label, utcnow, vocabulary
+import numpy as np
+
+from supplywatch.store import InputError, Label, utcnow, vocabulary
 
 from .calibration import temper
 from .features import MAX_UNITS
 from .guard import cap_headline, headline_guard, names_artefact, sentence_verdict
-from .memory import IncidentMemory
+from .incidents import IncidentBook
 from .passages import document_units, evidence_ok
 
 
 def label_documents(docs: list[dict[str, Any]], head: Any, featurizer: Any,
-                    memory: IncidentMemory | None = None) -> list[list[tuple[Label, bool]]]:
-    """For each document (dict with title, text, published), in the order given: [(Label, flagged), ...].
+                    book: IncidentBook | None = None) -> list[list[tuple[Label, bool]]]:
+    """For each document (dict with id, title, text, published), in the order given: [(Label, flagged), ...].
 
-    The headline's score goes through ``memory`` (when given; it learns from each flag as it goes,
-    so pass documents in publication order), then :func:`.guard.cap_headline` (no sentence naming a
-    signing artefact: below the threshold, issue 16); it is flagged at the head's threshold only when
-    :func:`.guard.headline_guard` finds a sentence stating a compromise of a signing artefact, and that
-    sentence is the evidence. A follow-up the memory lifted passes when it names the artefact without
-    negating it. The label's ``reason`` says why it is flagged or, for a score at the threshold, why not.
-    Topics are flagged at their own thresholds by the head.
+    The headline's score goes through :func:`.guard.cap_headline` (no sentence naming a signing artefact:
+    below the threshold, issue 16); it is flagged at the head's threshold only when :func:`.guard.headline_guard`
+    finds a sentence stating a compromise of a signing artefact, and that sentence is the evidence. With an
+    incident ``book`` (pass documents in publication order: it learns as it goes), a flagged document opens an
+    incident or joins the one whose party it names, and a document below the threshold that names the party of
+    an open incident in its title or lead is flagged as its follow-up (reason "follow-up of: ..."). The book's
+    analyst prototypes (confirmed / rejected evidence) join the head's. Topics are flagged by the head.
     """
     headline = vocabulary.headline()
+    head = with_prototypes(head, book, featurizer)
     out = []
     for doc, feats in zip(docs, featurizer(docs), strict=True):
         labels = []
         for lab, flagged in head.labels(feats):
             if lab.label == headline:
-                flagged = _decide(doc, feats, lab, head.threshold, memory)
+                flagged = _decide(doc, feats, lab, head.threshold, book)
             labels.append((lab, flagged))
         out.append(labels)
     return out
 
 
-# A lifted follow-up may name the artefact without restating the theft; these verdicts still rule it out.
+def with_prototypes(head: Any, book: IncidentBook | None, featurizer: Any) -> Any:
+    """``head`` with the analysts' answers as prototypes: a confirmed evidence sentence is a positive one, a
+    rejected one a near miss; embeddings the book lacks come from the featurizer's encoder."""
+    if book is None or not book.prototypes or not hasattr(head, "pos"):
+        return head
+    todo = [i for i, (_, _, emb) in enumerate(book.prototypes) if emb is None]
+    encoder = getattr(featurizer, "encoder", None)
+    if todo and encoder is not None:
+        vectors = encoder.encode([book.prototypes[i][0] for i in todo])
+        for i, v in zip(todo, vectors, strict=True):
+            sentence, sign, _ = book.prototypes[i]
+            book.prototypes[i] = (sentence, sign, np.asarray(v, dtype=np.float32))
+    pos = [emb for _, sign, emb in book.prototypes if sign > 0 and emb is not None]
+    neg = [emb for _, sign, emb in book.prototypes if sign < 0 and emb is not None]
+    if not pos and not neg:
+        return head
+    import dataclasses
+
+    return dataclasses.replace(head, pos=np.vstack([head.pos, *pos]) if pos else head.pos,
+                               neg=np.vstack([head.neg, *neg]) if neg else head.neg)
+
+
+# A follow-up need not restate the theft; these verdicts still rule it out.
 _NOT_FOR_FOLLOW_UPS = ("negated", "near-miss", "flaw", "hypothetical")
 
 
-def _decide(doc: dict[str, Any], feats: Any, lab: Label, threshold: float, memory: IncidentMemory | None) -> bool:
-    """The headline flag decision; updates ``lab`` (score, evidence, reason) and records a flag in ``memory``."""
+def _decide(doc: dict[str, Any], feats: Any, lab: Label, threshold: float, book: IncidentBook | None) -> bool:
+    """The headline flag decision; updates ``lab`` (score, evidence, reason) and the incident ``book``."""
     units = getattr(feats, "units", None) or document_units(doc.get("title") or "", doc.get("text") or "",
                                                              limit=MAX_UNITS)
-    raw = lab.score
-    score = memory.lifted(doc, raw, threshold) if memory is not None else raw
-    lifted = score > raw
+    score = lab.score
     capped = cap_headline(score, units, threshold)
-    # What the reader sees is tempered by how much text there was; the decision below uses ``capped``.
+    # What the reader sees is tempered by how much text there was (issue 16); decisions below use ``capped``.
     lab.score = temper(capped, units, threshold)
-    if capped < threshold:
-        lab.reason = CAPPED if score >= threshold else ""
-        return False
-    # The head's own evidence wins among qualifying sentences: it stands in for the margins.
-    result = headline_guard(units, [1.0 if u == lab.evidence else 0.0 for u in units])
-    passes, evidence, reason = result.passes, result.evidence, result.reason
-    if not passes and lifted:
-        named = [i for i, u in enumerate(units) if names_artefact(u) and evidence_ok(u, units[0])]
-        if named and all(sentence_verdict(units[i]) not in _NOT_FOR_FOLLOW_UPS for i in named):
-            passes, evidence, reason = True, named[0], FOLLOW_UP
-    lab.reason = reason
+    passes, evidence, reason = False, -1, CAPPED if score >= threshold > capped else ""
+    if capped >= threshold:
+        # The head's own evidence wins among qualifying sentences: it stands in for the margins.
+        result = headline_guard(units, [1.0 if u == lab.evidence else 0.0 for u in units])
+        passes, evidence, reason = result.passes, result.evidence, result.reason
     if passes:
-        lab.evidence = units[evidence]
-        if memory is not None:
-            memory.record(doc, score)
-    return passes
+        lab.evidence, lab.reason = units[evidence], reason
+        if book is not None:
+            book.open(doc, units[evidence])
+        return True
+    incident = book.follow_up_of(doc) if book is not None else None
+    if incident is not None and _may_follow(units):
+        named = [i for i, u in enumerate(units) if names_artefact(u) and evidence_ok(u, units[0])]
+        lab.evidence = units[named[0]] if named else units[0]
+        lab.score, lab.reason = max(lab.score, threshold), incident.reason()
+        book.join(incident, doc)
+        return True
+    lab.reason = reason
+    return False
+
+
+def _may_follow(units: list[str]) -> bool:
+    """A document naming an incident's party follows it unless its artefact sentences are all negated,
+    near misses, flaws or hypotheses."""
+    named = [u for u in units if names_artefact(u)]
+    return not named or any(sentence_verdict(u) not in _NOT_FOR_FOLLOW_UPS for u in named)
 
 
 CAPPED = "capped: no sentence names a signing artefact"
-FOLLOW_UP = "a follow-up of a flagged incident that names the signing artefact"
 
 
-def seeded_memory(store: Any, first: str | None = None) -> IncidentMemory:
-    """An incident memory that knows the headline incidents the pipeline already flagged within its window
-    before now, or before ``first`` (the earliest publication time about to be labelled) when that is older:
-    a backfill of last year's news, resumed after an interruption, remembers what it flagged before it."""
-    memory = IncidentMemory()
-    start = datetime.now(UTC)
-    try:
-        start = min(start, datetime.fromisoformat(str(first).replace("Z", "+00:00")).astimezone(UTC))
-    except ValueError:
-        pass
-    since = (start - timedelta(days=memory.window)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for row in reversed(store.flagged(vocabulary.headline(), since=since)):
-        memory.adjust(row, row["score"], 0.0)  # a threshold of 0 records it as an incident, unchanged
-    return memory
+def seeded_book(store: Any, window_days: int | None = None) -> IncidentBook:
+    """The incident book as the store knows it: its incidents (the window is read against each document's own
+    day, so a backfill of old articles meets the incidents of their time), the analysts' answers, the supplier
+    register's names (preferred as party names)."""
+    from .incidents import WINDOW_DAYS
+
+    book = IncidentBook.from_records(store.incidents(), window_days=window_days or WINDOW_DAYS,
+                                     register=register_names(store))
+    book.prototypes = [(sentence, 1 if yes else -1, None) for sentence, yes in
+                       store.answered_evidence(vocabulary.headline())]
+    return book
+
+
+def register_names(store: Any) -> list[str]:
+    return [n for s in store.suppliers() for n in [s["name"], *(s.get("aliases") or []), *(s.get("products") or [])]]
+
+
+def answer(store: Any, doc_id: int, value: bool, note: str = "") -> dict[str, Any] | None:
+    """An analyst's answer on a document's headline label (``supplywatch label DOC --yes/--no``): recorded as a
+    correction, and applied to its incident: yes confirms it (opening one from the document when it has none),
+    no rejects it (or drops a wrong follow-up from it). The next ``classify`` reads both: the incidents' status
+    and the answered evidence sentences as prototypes. Returns the incident record touched, if any."""
+    headline = vocabulary.headline()
+    row = store.headline_label(doc_id, headline)
+    if row is None:
+        raise InputError(f"no document with id {doc_id}")
+    # The sentence the answer is about: the guard's statement of a compromise, else the label's evidence, else the title.
+    units = document_units(row.get("title") or "", row.get("text") or "", limit=MAX_UNITS)
+    found = headline_guard(units, [1.0 if u == row.get("evidence") else 0.0 for u in units])
+    evidence = units[found.evidence] if found.passes else (row.get("evidence") or units[0])
+    book = IncidentBook.from_records(store.incidents(), register=register_names(store))
+    doc = {"id": doc_id, "title": row.get("title"), "text": row.get("text"), "published": row.get("published")}
+    incident = book.answer(doc, evidence, value)
+    now = utcnow()
+    store.add_correction(doc_id, headline, value, now, note, evidence=evidence,
+                         incidents=[inc.as_record() for inc in book.changed()])
+    return incident.as_record() if incident is not None else None
 
 
 @dataclass
@@ -108,23 +162,27 @@ class ClassifyResult:
 def classify_archive(store: Any, classifier: Any, *, relabel: bool = False, limit: int | None = None,
                      progress: Any = None) -> ClassifyResult:
     """The classify stage: label every stored document without a label from ``classifier.version``, in
-    publication order, through :func:`label_documents` with a memory seeded from the store."""
+    publication order, through :func:`label_documents` with the incident book seeded from the store; the
+    incidents it opens or extends are saved with each batch's labels."""
+    book = seeded_book(store)
     result = ClassifyResult(model_version=classifier.version)
     batches = store.documents_to_label(classifier.version, relabel=relabel, limit=limit)
     if progress:
         progress(0, len(batches))
-    memory = None
     for batch in batches:
-        if memory is None:
-            memory = seeded_memory(store, batch[0].get("published") if batch else None)
-        labelled = classifier.label(batch, memory)
+        labelled = classifier.label(batch, book)
         for labels in labelled:
             for lab, flagged in labels:
                 if flagged:
                     result.flagged[lab.label] = result.flagged.get(lab.label, 0) + 1
+        changed = book.changed()
+        records = [inc.as_record() for inc in changed]
         store.save_labels([(doc["id"], labels) for doc, labels in zip(batch, labelled, strict=True)],
                           classifier.version, utcnow(),
-                          content_hashes={doc["id"]: doc["content_hash"] for doc in batch if doc.get("content_hash")})
+                          content_hashes={doc["id"]: doc["content_hash"] for doc in batch if doc.get("content_hash")},
+                          incidents=records)
+        for inc, record in zip(changed, records, strict=True):
+            inc.id, inc.dirty = record["id"], False
         result.documents += len(batch)
         if progress:
             progress(result.documents, len(batches))

@@ -163,6 +163,13 @@ class Item:
     impacts: list[dict[str, Any]] = field(default_factory=list)
     also: list[tuple[str, float]] = field(default_factory=list)  # the story's other flagged labels, best first
     feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
+    follow_up: str = ""  # "follow-up of: X certificate compromise, first reported DAY" (an incident's follow-up)
+
+
+def follow_up_of(label: dict[str, Any]) -> str:
+    """The label's reason when it was inherited from an incident ("follow-up of: ..."), else ""."""
+    reason = label.get("reason") or ""
+    return reason if reason.startswith("follow-up of:") else ""
 
 
 @dataclass
@@ -226,7 +233,8 @@ class _Story:
                     evidence="" if canonical_title(evidence) == canonical_title(title) else evidence,
                     actions=dedupe_actions(requests, MAX_ACTIONS), links=links, vendor=doc.get("vendor") or "",
                     first_reported=first if first and first < date else "", also=also,
-                    feed_only=all(d.get("text_source") == "feed" for d in self.docs))
+                    feed_only=all(d.get("text_source") == "feed" for d in self.docs),
+                    follow_up=follow_up_of(lab))
 
     @property
     def key(self) -> Any:

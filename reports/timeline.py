@@ -104,6 +104,12 @@ def build_timeline(store: Any, name: str, *, since: str | None = None) -> Timeli
     return Timeline(supplier=info, since=since, stories=stories)
 
 
+def follow_up_of(label: dict[str, Any]) -> str:
+    """The label's reason when it was inherited from an incident ("follow-up of: ..."), else ""."""
+    reason = label.get("reason") or ""
+    return reason if reason.startswith("follow-up of:") else ""
+
+
 def _story(docs: list[dict[str, Any]]) -> TimelineStory:
     members = [TimelineDocument(id=d["id"], title=" ".join((d["title"] or "").split()) or "(untitled)",
                                 source=d["source"], url=safe_url(d["url"]), published=d["published"] or "",
@@ -115,7 +121,8 @@ def _story(docs: list[dict[str, Any]]) -> TimelineStory:
         for lab in d.labels:
             if lab["label"] not in best or lab["score"] > best[lab["label"]]["score"]:
                 best[lab["label"]] = {"label": lab["label"], "score": lab["score"],
-                                      "evidence": " ".join((lab["evidence"] or "").split())}
+                                      "evidence": " ".join((lab["evidence"] or "").split()),
+                                      "follow_up": follow_up_of(lab)}
     sources: list[str] = []
     for d in members:
         if d.source not in sources:
@@ -156,6 +163,8 @@ def timeline_text(timeline: Timeline) -> str:
         for lab in story.labels:
             if lab["evidence"]:
                 lines.append(f"    {lab['label']}: {lab['evidence']}")
+            if lab.get("follow_up"):
+                lines.append(f"    {lab['label']}: {lab['follow_up']}")
         for d in story.documents:
             where = f" ({d.field}: {d.term})" if d.role != "related" else ""
             lines.append(f"    - {d.published[:10]} [{d.source}] {d.title}{where} {d.url}".rstrip())

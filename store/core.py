@@ -22,6 +22,7 @@ from .deliveries import DeliveriesMixin
 from .digest import DigestMixin
 from .errors import SchemaBehind, StorageError
 from .exports import ExportsMixin
+from .incidents import IncidentsMixin
 from .labels import LabelsMixin
 from .models import NOT_MODIFIED, OK, SKIPPED, Document, FetchOutcome, SaveResult
 from .relations import RelationsMixin
@@ -71,8 +72,8 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
         raise StorageError(f"{path}: not a usable supplywatch database ({exc})") from exc
 
 
-class Store(LabelsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin, ExportsMixin,
-            RelationsMixin):
+class Store(LabelsMixin, IncidentsMixin, DigestMixin, StoriesMixin, DeliveriesMixin, SearchMixin, SuppliersMixin,
+            ExportsMixin, RelationsMixin):
     """A supplywatch database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path):

@@ -41,7 +41,7 @@ class DigestMixin:
             if ids:
                 rows = self.db.execute_returning_dicts(
                     f"""
-                    select l.document_id, l.label, l.score, l.evidence from labels l
+                    select l.document_id, l.label, l.score, l.evidence, l.reason from labels l
                     left join corrections c on c.document_id = l.document_id and c.label = l.label
                     where l.document_id in ({','.join('?' * len(ids))})
                       and ((l.flagged = 1 and coalesce(c.value, 1) = 1) or c.value = 1)

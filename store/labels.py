@@ -38,18 +38,22 @@ class LabelsMixin:
         def fetch(chunk: list[int]) -> list[dict[str, Any]]:
             with self._guard():
                 rows = self.db.execute_returning_dicts(
-                    f"select id, title, text, summary, published, vendor, source, text_source, content_hash from documents "
-                    f"where id in ({','.join('?' * len(chunk))})", chunk)
+                    f"select id, title, text, summary, published, vendor, source, text_source, content_hash, "
+                    f"(select story_id from story_documents s where s.document_id = documents.id) as story_id "
+                    f"from documents where id in ({','.join('?' * len(chunk))})", chunk)
             order = {doc_id: i for i, doc_id in enumerate(chunk)}
             return sorted(rows, key=lambda r: order[r["id"]])
 
         return Batches(ids, batch, fetch)
 
     def save_labels(self, results: Iterable[tuple[int, list[tuple[Label, bool]]]], model_version: str,
-                    now: str, content_hashes: dict[int, str] | None = None) -> int:
+                    now: str, content_hashes: dict[int, str] | None = None,
+                    incidents: list[dict[str, Any]] | None = None) -> int:
         """Replace the machine labels of each document, all in one transaction; returns documents labelled.
 
-        ``content_hashes`` (document id -> the content hash of the text labelled) defaults to the stored one."""
+        ``content_hashes`` (document id -> the content hash of the text labelled) defaults to the stored one.
+        ``incidents`` (records the labelling opened or extended) are saved in the same transaction; each record
+        gets its store ``id``."""
         count = 0
         with self._guard(), self._atomic():
             for doc_id, labels in results:
@@ -65,6 +69,9 @@ class LabelsMixin:
                      for lab, flagged in labels],
                 )
                 count += 1
+            if incidents:
+                for record, incident_id in zip(incidents, self._save_incidents(incidents, now), strict=True):  # type: ignore[attr-defined]
+                    record["id"] = incident_id
         return count
 
     def flagged(self, label: str, *, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
@@ -78,14 +85,20 @@ class LabelsMixin:
                 order by d.published desc limit ?
                 """, [label, since, since, limit])
 
-    def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "") -> None:
+    def add_correction(self, doc_id: int, label: str, value: bool, now: str, note: str = "", *,
+                       evidence: str | None = None, incidents: list[dict[str, Any]] | None = None) -> None:
+        """Record an analyst's answer (on ``evidence``, the sentence it is about, when given); with it, in one
+        transaction, the incident records it changed."""
         with self._guard(), self._atomic():
             if not self.db.execute("select 1 from documents where id = ?", [doc_id]).fetchone():
                 raise InputError(f"no document with id {doc_id}")
             self.db["corrections"].upsert(
-                {"document_id": doc_id, "label": label, "value": int(value), "note": note, "created_at": now},
+                {"document_id": doc_id, "label": label, "value": int(value), "note": note, "created_at": now,
+                 "evidence": evidence},
                 pk=("document_id", "label"),
             )
+            if incidents:
+                self._save_incidents(incidents, now)  # type: ignore[attr-defined]
 
     def corrections(self) -> list[dict[str, Any]]:
         """Analysts' corrections with the documents' text, for training."""

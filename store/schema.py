@@ -291,7 +291,37 @@ def _v8(db: sqlite_utils.Database) -> None:
                    f"begin insert into search_changes (document_id) values ({row}.id); end")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """Issue 10: incidents (who was compromised, through which artefact, since when) and their member documents."""
+    db["incidents"].create(
+        {
+            "id": int,
+            "party": str,  # the compromised organisation or product
+            "artefact": str,  # code-signing certificate, token-signing key, build system, update channel ...
+            "first_document_id": int,
+            "first_published": str,
+            "last_published": str,  # the last member's day: the follow-up window runs from it
+            "title": str,
+            "evidence": str,  # the first document's evidence sentence (a prototype once confirmed)
+            "status": str,  # open | confirmed | rejected (an analyst's answer)
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"party", "first_document_id", "status"},
+        defaults={"status": "open"},
+    )
+    db["incidents"].create_index(["first_document_id"], unique=True, index_name="incidents_first_document")
+    db["incidents"].create_index(["last_published"], index_name="incidents_last_published")
+    db["incident_members"].create(
+        {"incident_id": int, "document_id": int},
+        pk=("incident_id", "document_id"),
+        foreign_keys=[("incident_id", "incidents", "id"), ("document_id", "documents", "id")],
+    )
+    db["incident_members"].create_index(["document_id"], index_name="incident_members_document")
+    db["corrections"].add_column("evidence", str)  # the sentence an answer is about: a prototype for classify
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -137,6 +137,8 @@ class SearchMixin(SideIndexMixin):
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
+                   (select l.reason from labels l where l.document_id = d.id and l.flagged = 1
+                    and l.reason like 'follow-up of:%' limit 1) as follow_up,
                    top.rank{impact}
             from top join documents d on d.id = top.id
             order by top.rank, top.id

@@ -7,7 +7,7 @@ ranking's weighting) for the best candidates; store/search_side.py says how FTS5
 
 Kept in step, never trusted blindly:
 
-* migration v7 logs every insert, edit and delete of a document in ``search_changes`` (triggers);
+* migration 8 logs every insert, edit and delete of a document in ``search_changes`` (triggers);
 * ``state.json`` in the index folder records the last change applied and the document of that change;
 * before each search the store compares it with the log: behind by a few changes, the index catches up
   (deletes and re-adds those documents); far behind, from another file (the change it names is not in

@@ -272,7 +272,7 @@ class SuppliersMixin:
             chunk = ids[start:start + 900]
             for row in self.db.execute_returning_dicts(
                     f"""
-                    select document_id, label, score, evidence from labels
+                    select document_id, label, score, evidence, reason from labels
                     where flagged = 1 and document_id in ({','.join('?' * len(chunk))})
                     order by document_id, score desc, label
                     """, chunk):

@@ -161,6 +161,8 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
         marker = "  (feed summary only)" if row.get("feed_only") else ""
         click.echo(f"#{row['id']}  {(row['published'] or '')[:10]}  [{row['source']}]  {row['title']}{marker}")
         click.echo(f"    {' '.join(row['snippet'].split())}")
+        if row.get("follow_up"):
+            click.echo(f"    {row['follow_up']}")
         if row.get("impact"):  # with --supplier: how the document reaches that supplier (issue 15)
             click.echo(f"    {row['impact']}")
         click.echo(f"    {row['url'] or ''}")

@@ -72,20 +72,34 @@ def cluster(env: Env, rebuild: bool, story_id: int | None, as_json: bool) -> Non
 
 @cli.command()
 @click.argument("doc_id", type=int)
-@click.argument("label", type=click.Choice(LABEL_NAMES))
+@click.argument("label", type=click.Choice(LABEL_NAMES), required=False)
 @click.option("--yes/--no", "value", required=True, help="Whether the label applies. Example: --no")
 @click.option("--note", default="", help="Why, for the record. Example: --note 'expiry outage, no theft'")
 @pass_env
-def label(env: Env, doc_id: int, label: str, value: bool, note: str) -> None:
-    """Record an analyst's correction of a label; `supplywatch train` learns from it.
+def label(env: Env, doc_id: int, label: str | None, value: bool, note: str) -> None:
+    """Record an analyst's answer on a document's label (the headline label when LABEL is left out).
 
-    Example: supplywatch label 42 supply_chain_cert_compromise --no --note "TLS bug, nothing stolen"
+    On the headline label the next `classify` uses it at once, without `train`: --yes confirms the
+    document's incident (its evidence sentence becomes a prototype; follow-ups naming the compromised
+    party keep joining), --no rejects it (its follow-ups stop joining; its evidence becomes a near miss).
+    `supplywatch train` learns from every answer.
+
+    Example: supplywatch label 42 --no --note "TLS bug, nothing stolen"
     """
-    from supplywatch.store import utcnow
+    from supplywatch.store import utcnow, vocabulary
 
+    label = label or vocabulary.headline()
     with env.pipeline() as pipeline:
-        pipeline.store.add_correction(doc_id, label, value, utcnow(), note)
+        if label == vocabulary.headline():
+            incident = pipeline.answer(doc_id, value, note)
+        else:
+            incident = None
+            pipeline.store.add_correction(doc_id, label, value, utcnow(), note)
     click.echo(f"Recorded: document {doc_id} {'is' if value else 'is not'} {label}.")
+    if incident is not None:
+        click.echo(f"Incident {incident['id']}: {incident['party']} {incident['artefact']} compromise, first reported "
+                   f"{str(incident['first_published'])[:10]}, {len(incident['members'])} documents: "
+                   f"{incident['status']}.")
 
 
 @cli.command()
@@ -127,17 +141,21 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
 @click.option("--allow-training-overlap", "allow_overlap", is_flag=True,
               help="Measure even when the head's manifest says it was fitted on FILE (in-sample figures, with a "
                    "warning on stderr). Example: --allow-training-overlap")
+@click.option("--analyst", "analyst", multiple=True, type=click.IntRange(0, 1000), metavar="N",
+              help="With --folds: also report the headline with a simulated analyst who, each publication week, "
+                   "answers the N items nearest the threshold with their gold label (repeatable). "
+                   "Example: --analyst 2 --analyst 5")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
 @pass_env
 def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Period | None, until: Period | None,
-             no_memory: bool, allow_overlap: bool, as_json: bool) -> None:
+             no_memory: bool, allow_overlap: bool, analyst: tuple[int, ...], as_json: bool) -> None:
     """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
 
     Never trains on the articles it scores. Articles are processed in publication order, as the
     pipeline meets them. Refuses a FILE the head was fitted on (its manifest lists it): measure the
     held-out head (classifiers/head-timesplit, fitted before 2015) from 2015 on instead. With --folds
     it fits its own heads (minutes after encoding FILE) and reports the figures with and without the
-    incident memory; FILE's positives need an `incident` field for --folds incident.
+    incident book (follow-ups of known incidents); FILE's positives need an `incident` field for --folds incident.
 
     Example: supplywatch eval ../shared/eval/dev.jsonl --folds incident --json
     """
@@ -147,6 +165,8 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
         raise InputError("--folds fits its own heads; leave out --head")
     if folds and no_memory:
         raise InputError("--folds reports with and without the memory; leave out --no-memory")
+    if analyst and not folds:
+        raise InputError("--analyst needs --folds (the simulated analyst answers while fold heads label)")
     progress = None
     if folds and sys.stderr.isatty():
         def progress(message: str) -> None:
@@ -154,20 +174,23 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
     with env.pipeline() as pipeline:
         result = pipeline.evaluate(file, head=head, since=since and since.first, until=until and until.first,
                                    memory=not no_memory, folds=folds, allow_overlap=allow_overlap,
-                                   warn=lambda message: click.echo(message, err=True), progress=progress)
+                                   warn=lambda message: click.echo(message, err=True), progress=progress,
+                                   analyst=tuple(dict.fromkeys(analyst)))
     if as_json:
         echo_json(result)
         return
     rows = [{"label": name, **vals} for name, vals in result["labels"].items()]
     if folds:
         rows += [{"label": f"{name} (no memory)", **vals} for name, vals in result["no_memory"]["labels"].items()]
+        for n, figures in (result.get("analyst") or {}).items():
+            rows += [{"label": f"{name} (analyst {n}/week)", **vals} for name, vals in figures["labels"].items()]
     rows += [{"label": name, **vals} for name, vals in result["categories"].items() if isinstance(vals, dict)]
     rows += [{"label": f"baseline: {name}", **vals} for name, vals in result["baseline"]["labels"].items()]
     click.echo(table(rows, [("label", "LABEL"), ("precision", "P"), ("recall", "R"), ("f1", "F1"),
                             ("support", "SUPPORT"), ("threshold", "THRESHOLD")]))
     if folds == "incident":
         caught = ", ".join(f"{k} {v['caught']}/{v['of']}" for k, v in result["incidents"].items())
-        click.echo(f"\nincidents caught (with memory): {caught}")
+        click.echo(f"\nincidents caught (with the incident book): {caught}")
         click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']} (year folds); {result['n']} articles, "
                    f"{result['model_version']} in {result['seconds']} s")
         return

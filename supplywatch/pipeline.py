@@ -171,15 +171,22 @@ class Pipeline:
         with self.progress.stage("train") as tick:
             return train_head(rows, sources, self.encoder, out, progress=tick)
 
+    def answer(self, doc_id: int, value: bool, note: str = "") -> dict[str, Any] | None:
+        """An analyst's answer on a document's headline label, applied to its incident (no model is loaded)."""
+        from supplywatch.classifiers.labelling import answer
+
+        return answer(self.store, doc_id, value, note)
+
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
                  memory: bool = True, folds: str | None = None, allow_overlap: bool = False,
-                 warn: Callable[[str], None] | None = None, progress: Any = None) -> dict[str, Any]:
+                 warn: Callable[[str], None] | None = None, progress: Any = None,
+                 analyst: tuple[int, ...] = ()) -> dict[str, Any]:
         """Measure a fitted head on ``path``; refuse (InputError) when the head was fitted on it.
 
         ``allow_overlap``: measure anyway; ``warn`` gets the warning and the result carries ``training_overlap``.
         With ``folds`` ("incident", "time"), fit one head per fold from ``path`` and the project's examples and
         measure each on what it never saw (:func:`supplywatch.classifiers.folds.evaluate_folds`; the time split
-        cuts at ``since``, default 2015).
+        cuts at ``since``, default 2015; ``analyst``: also with a simulated analyst answering N items a week).
         """
         from supplywatch.classifiers import Head, resolve_head
         from supplywatch.classifiers.evaluate import evaluate, read_jsonl, training_overlap
@@ -194,7 +201,7 @@ class Pipeline:
             encoder = self.encoder()
             with self.progress.stage("eval (encoding)") as tick:
                 return evaluate_folds(rows, Featurizer(encoder, tick), folds=folds, cut=since or "2015",
-                                      encoder_name=encoder.name, progress=progress)
+                                      encoder_name=encoder.name, progress=progress, analyst=analyst)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)

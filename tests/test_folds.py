@@ -82,8 +82,11 @@ def _caught(result: dict, incident: str) -> int:
 
 
 def test_incident_folds_through_the_cli_path():
-    held = evaluate_folds(rows(("twin", "twin")), Featurizer(WordsEncoder()), examples=EXAMPLES)
+    held = evaluate_folds(rows(("twin", "twin")), Featurizer(WordsEncoder()), examples=EXAMPLES, analyst=(0, 2))
     assert held["incidents"]["twin"]["of"] == 2
+    # the simulated analyst: no answers is the plain reading; answers never lower it here
+    assert held["analyst"]["0"]["labels"] == held["labels"]
+    assert held["analyst"]["2"]["labels"][HEADLINE]["f1"] >= held["labels"][HEADLINE]["f1"]
     # the ordinary incidents are caught: their wording is shared by the other vendors' incidents
     assert all(_caught(held, f"inc-{v.lower()}") == 1 for v in VENDORS), held["incidents"]
     assert held["folds"] == "incident" and len(held["fold_thresholds"]) == 1 + len(VENDORS) + 4  # + 4 years
@@ -149,3 +152,28 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, args, why):
                                       *args])
     assert result.exit_code == 2, result.output
     assert why in result.output and result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():
+    from supplywatch.classifiers.evaluate import label_rows
+
+    from .test_labelling_guard import ScoreHead, featurizer
+
+    week = [  # one publication week; ScoreHead flags at 0.5
+        {"id": 1, "title": "Arlen code signing key stolen", "published": "2021-01-04", "score": 0.45, "labels": [HEADLINE],
+         "text": "Attackers stole the Arlen code signing key and signed malware with it."},
+        {"id": 2, "title": "Brisco ships a new router", "published": "2021-01-05", "score": 0.05, "labels": [HEADLINE],
+         "text": "The router has faster wireless."},
+        {"id": 3, "title": "Cavell fixes a bug", "published": "2021-01-05", "score": 0.55, "labels": [],
+         "text": "Cavell fixed a bug in its certificate validation; no key was stolen."},
+    ]
+    later = {"id": 4, "title": "Sanctions over the Arlen attack", "published": "2021-01-20", "score": 0.01,
+             "labels": [HEADLINE], "text": "The Treasury named the group behind it."}
+    machine: list[bool] = []
+    _, flags, _ = label_rows([*week, later], lambda r: ScoreHead(), featurizer, analyst=2, machine_flags=machine)
+    # the two nearest the threshold (0.45 and 0.55) take their gold answers; the far one (0.05) keeps its flag
+    assert flags == [True, False, False, True] and machine == [False, False, False, True]
+    # the yes opened the Arlen incident, so the next week's follow-up joins it on the machine's own
+    _, alone, _ = label_rows([*week, later], lambda r: ScoreHead(), featurizer, analyst=0)
+    assert alone == [False, False, False, False]
+

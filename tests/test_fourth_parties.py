@@ -329,7 +329,9 @@ def test_migration_7_rematches_an_archive_matched_before_it(built, tmp_path):
         store.db.execute("drop table supplier_relations")
         store.db.execute("drop table supplier_impacts")
         for later in ("drop trigger search_changes_i", "drop trigger search_changes_u", "drop trigger search_changes_d",
-                      "drop table search_changes"):  # migration 8 (the search side index's log) runs again too
+                      "drop table search_changes",  # migration 8 (the search side index's log) runs again too
+                      "drop table incident_members", "drop table incidents",  # and 9 (incident records)
+                      "alter table corrections drop column evidence"):
             store.db.execute(later)
         store.db.execute("PRAGMA user_version = 6")
         store.db.conn.commit()

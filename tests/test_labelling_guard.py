@@ -1,6 +1,6 @@
 """The headline flag decision in ``classifiers.labelling``: the cap (issue 16) and the guard (issue 11), on real
 SQLite stores. The head is a stand-in (a fixed score per document: no model to load); the labelling, the
-guard, the incident memory, the store and ``eval`` are the real ones."""
+guard, the incident book, the store and ``eval`` are the real ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from supplywatch.classifiers.evaluate import evaluate
-from supplywatch.classifiers.labelling import CAPPED, FOLLOW_UP, classify_archive, label_documents
-from supplywatch.classifiers.memory import IncidentMemory
+from supplywatch.classifiers.incidents import IncidentBook
+from supplywatch.classifiers.labelling import CAPPED, classify_archive, label_documents
 from supplywatch.classifiers.passages import document_units
 from supplywatch.store import Document, FetchOutcome, Label, Store, utcnow, vocabulary
 
@@ -75,18 +75,19 @@ def test_a_stated_compromise_is_flagged_with_the_guards_sentence_as_evidence():
     assert "compromise" in lab.reason
 
 
-def test_a_follow_up_lifted_by_the_memory_passes_when_it_names_the_artefact():
-    memory = IncidentMemory()
-    first, ok = headline_of({"title": "Quillmail certificate stolen", "published": "2021-01-12",
-                             "text": "Attackers stole the Quillmail certificate used to connect to Microsoft 365."},
-                            memory)
-    assert ok
-    follow = {"title": "Quillmail shares slide as investigation widens", "published": "2021-01-14", "score": 0.3,
-              "text": "Customers are replacing the certificate in their tenants this week, the company said."}
+def test_a_follow_up_naming_the_incidents_party_inherits_the_label_unless_it_negates_the_artefact():
+    memory = IncidentBook()
+    first, ok = headline_of({"id": 1, "title": "Quillmail certificate stolen", "published": "2021-01-12",
+                             "text": "Attackers stole the Quillmail certificate used to connect to Microsoft 365. "
+                                     "Quillmail asked customers to replace it."}, memory)
+    assert ok and memory.incidents[0].party == "Quillmail"
+    follow = {"id": 2, "title": "Quillmail shares slide as investigation widens", "published": "2021-01-14",
+              "score": 0.01, "text": "Customers are replacing the certificate in their tenants this week, the company said."}
     lab, flagged = headline_of(follow, memory)
-    assert flagged and lab.reason == FOLLOW_UP and "certificate" in lab.evidence
-    unnamed = {**follow, "text": "The shares fell by a fifth on Wednesday after the investigation widened."}
-    lab, flagged = headline_of(unnamed, memory)
+    assert flagged and "certificate" in lab.evidence and lab.score >= ScoreHead.threshold
+    assert lab.reason == "follow-up of: Quillmail certificate compromise, first reported 2021-01-12"
+    denial = {**follow, "id": 3, "text": "Quillmail said no certificate of its partners was compromised."}
+    lab, flagged = headline_of(denial, memory)
     assert not flagged and lab.score < ScoreHead.threshold
 
 

@@ -78,3 +78,17 @@ def test_scale_commands_load_nothing_until_they_run(tmp_path, monkeypatch):
     # Set but refused (no password off loopback): still nothing loaded, exit 2.
     monkeypatch.setenv("SUPPLYWATCH_REDIS_URL", "redis://10.9.9.9:6379/0")
     assert _loaded(["status"], code=2) == ""
+
+
+def test_an_analysts_answer_loads_no_model(tmp_path):
+    """`label DOC --yes` updates the incident records at once, without the encoder."""
+    db = tmp_path / "s.db"
+    from supplywatch.store import Document, FetchOutcome, Store
+
+    with Store.open(db) as store:
+        store.sync_sources([{"name": "feed", "kind": "feed", "url": "https://feed.example/rss"}])
+        store.save_fetch([Document(source="feed", guid="1", title="Acme says its signing key was stolen",
+                                   text="Attackers stole the Acme code-signing key. Acme revoked it.",
+                                   url="https://feed.example/1", published="2021-01-12T00:00:00Z")],
+                         FetchOutcome("feed", "ok", "2021-01-12T00:00:00Z", "2021-01-12T00:00:00Z"))
+    assert _loaded(["--db", str(db), "label", "1", "--yes"]) == ""

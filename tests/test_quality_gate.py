@@ -5,7 +5,7 @@ Two readings of ../shared/eval/dev.jsonl, both on articles no head was fitted on
   fitted without that incident, negatives by publication-year folds: generalisation to unseen incidents,
   which is what the product meets;
 - the time split: the packaged head fitted on 2011-2014 (plus the project's own examples), measured on 2015-2017.
-Both go through the production labelling path (head, incident memory, guard, cap). One encoder cache serves both.
+Both go through the production labelling path (head, incident book, guard, cap). One encoder cache serves both.
 """
 
 from __future__ import annotations

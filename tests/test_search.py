@@ -74,7 +74,8 @@ def test_title_hit_ranks_above_text_hits(db):
 def test_snippet_highlights_matches_in_text(db):
     (hit,) = [h for h in hits(db, "stolen") if h["id"] == 2]
     assert hit["snippet"] == "A signing key was [stolen], and the [stolen] key signed malware."
-    assert set(hit) == {"id", "source", "title", "url", "published", "feed_only", "snippet", "rank"}
+    assert set(hit) == {"id", "source", "title", "url", "published", "feed_only", "snippet", "follow_up", "rank"}
+    assert hit["follow_up"] is None  # not an incident's follow-up
     table = invoke("--db", db, "search", "ransomware").output
     assert table.splitlines()[0] == "#3  2026-03-01  [beta]  Ransomware gang hits hospital"
     assert "The [ransomware] encrypted" in table

@@ -343,8 +343,8 @@ def test_timeline_groups_a_story_with_labels_scores_evidence_sources(storied):
     (story,) = data["stories"]
     assert story["title"] == "Quillmail certificate stolen" and story["role"] == "subject"
     assert story["labels"] == [{"label": "supply_chain_cert_compromise", "score": 0.97,
-                                "evidence": "Attackers stole the certificate."},
-                               {"label": "data_breach", "score": 0.6, "evidence": "customers"}]
+                                "evidence": "Attackers stole the certificate.", "follow_up": ""},
+                               {"label": "data_breach", "score": 0.6, "evidence": "customers", "follow_up": ""}]
     assert [d["field"] for d in story["documents"]] == ["title", "lead"]
     assert story["sources"] == ["news"] and story["documents"][0]["url"] == "https://news.example/q1"
     # By alias, and Acme's timeline: one entry per unclustered document, oldest first, --since filters.

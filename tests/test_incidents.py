@@ -1,0 +1,162 @@
+"""Incidents (issue 10): the compromised party, follow-ups that inherit the label, the flood guards, and analysts'
+answers through the CLI changing what the next classify does. Real SQLite files; the head is a stand-in giving
+each document the score written in it (no model to load); the labelling, the incident book and the store are real."""
+
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner
+
+from supplywatch.classifiers.incidents import IncidentBook, artefact_of, candidate_names
+from supplywatch.classifiers.labelling import classify_archive, seeded_book, with_prototypes
+from supplywatch.classifiers.suppliers import match_archive
+from supplywatch.cli import cli
+from supplywatch.reports.digest import build_digest
+from supplywatch.reports.render import render_digest
+from supplywatch.reports.timeline import build_timeline, timeline_text
+from supplywatch.store import Document, Store
+
+from .test_labelling_guard import HEADLINE, StandInClassifier, headline_of, store_with
+
+MIMECAST = {"id": 1, "title": "Mimecast says hackers stole a certificate", "published": "2021-01-12",
+            "text": "Mimecast said a certificate it issues to customers to connect its products to Microsoft 365 "
+                    "was compromised by a sophisticated threat actor. About ten percent of Mimecast customers use "
+                    "the connection. Mimecast asked them to delete the connection and add a new certificate."}
+
+
+def follow(doc_id: int, title: str, text: str, published: str = "2021-02-01") -> dict:
+    return {"id": doc_id, "title": title, "text": text, "published": published, "score": 0.01}
+
+
+def test_the_party_is_the_named_organisation_not_a_common_capitalised_word():
+    assert candidate_names(MIMECAST, [MIMECAST["title"], MIMECAST["text"]])[0] == "Mimecast"
+    flood = {"title": "Retailer Suffers Breach As Keys Leak",
+             "text": "The retailer suffers its second breach this year. Keys to the database leaked, it said."}
+    assert candidate_names(flood, [flood["title"]]) == []
+    assert artefact_of("attackers stole the private key used to sign code") == "code-signing key"
+    assert artefact_of("a malicious update was pushed through the build system") == "build system"
+
+
+def test_a_follow_up_names_the_party_within_a_window_each_member_renews():
+    book = IncidentBook(window_days=30)
+    assert headline_of(MIMECAST, book)[1]
+    lab, flagged = headline_of(follow(2, "Sanctions over the Mimecast attack", "The Treasury named the group."), book)
+    assert flagged and lab.reason == "follow-up of: Mimecast certificate compromise, first reported 2021-01-12"
+    # 40 days after the first report but 24 after the last member: still inside the renewed window
+    assert headline_of(follow(3, "How Mimecast's attackers stayed hidden", "A report on the group.", "2021-02-25"),
+                       book)[1]
+    assert not headline_of(follow(4, "Mimecast reports quarterly results", "Revenue rose.", "2021-06-01"), book)[1]
+    assert not headline_of(follow(5, "Sanctions over a bank attack", "The Treasury named the group."), book)[1]
+    assert [len(i.members) for i in book.incidents] == [3]
+
+
+def test_a_big_platform_or_a_common_word_does_not_pull_in_everything():
+    book = IncidentBook()
+    ms = {"id": 1, "title": "Microsoft says attackers stole a token-signing key", "published": "2023-07-12",
+          "text": "Microsoft said the group stole a consumer signing key and forged tokens to read mail. "
+                  "Microsoft has revoked the key."}
+    assert headline_of(ms, book)[1] and book.incidents[0].party == "Microsoft"
+    for i, title in enumerate(["Microsoft patches Windows flaw exploited in attacks", "Google and Microsoft earnings",
+                               "Suffers: the word of the week", "New Keys for old doors"], 2):
+        assert not headline_of(follow(i, title, "Microsoft said more on Tuesday.", "2023-07-20"), book)[1], title
+    # a follow-up of a platform's incident must name the artefact as well as the platform
+    assert headline_of(follow(9, "Microsoft explains how its signing key was stolen", "Microsoft published a report.",
+                              "2023-07-20"), book)[1]
+
+
+def docs(rows: list[dict]) -> list[Document]:
+    return [Document(source="feedonly", guid=str(r["id"]), title=r["title"], text=r["text"],
+                     url=f"https://feedonly.example/{r['id']}", published=r["published"] + "T00:00:00Z") for r in rows]
+
+
+class Scored(StandInClassifier):
+    """The stand-in reading each document's score from its title ("(low)" scores 0.01)."""
+
+    def label(self, batch, memory=None):
+        return super().label([{**d, "score": 0.01 if "(low)" in d["title"] else 0.99} for d in batch], memory)
+
+
+def test_incidents_are_stored_and_an_analysts_no_stops_follow_ups_at_the_next_classify(tmp_path):
+    db = str(tmp_path / "x.db")
+    store_with(db, docs([MIMECAST]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        (incident,) = store.incidents()
+        assert (incident["party"], incident["status"], incident["members"]) == ("Mimecast", "open", [1])
+    store_with(db, docs([follow(2, "Sanctions over the Mimecast attack (low)", "The Treasury named the group.")]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        assert store.incidents()[0]["members"] == [1, 2]
+        reason = "follow-up of: Mimecast certificate compromise, first reported 2021-01-12"
+        assert [r["follow_up"] for r in store.search("Treasury")] == [reason]  # search shows it
+        digest = build_digest(store, "2021-02-01")  # so do the digest ...
+        assert digest.headline.items[0].follow_up == reason and reason in render_digest(digest).text
+        store.import_suppliers([{"name": "Mimecast"}])
+        match_archive(store)
+        assert reason in timeline_text(build_timeline(store, "Mimecast"))  # ... and the supplier's timeline
+    result = CliRunner().invoke(cli, ["--db", db, "label", "1", "--no", "--note", "not a theft"])
+    assert result.exit_code == 0, result.output
+    assert "rejected" in result.output
+    store_with(db, docs([follow(3, "Mimecast attackers also accessed source code (low)", "More from the probe.",
+                                "2021-02-03")]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        flagged = store.db.execute("select flagged from labels where document_id = 3 and label = ?", [HEADLINE])
+        assert flagged.fetchone()[0] == 0
+        assert store.incidents()[0]["status"] == "rejected"
+
+
+def test_an_analysts_yes_confirms_and_makes_the_evidence_a_prototype(tmp_path):
+    db = str(tmp_path / "x.db")
+    store_with(db, docs([{**MIMECAST, "title": MIMECAST["title"] + " (low)"}]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        assert store.incidents() == []
+    result = CliRunner().invoke(cli, ["--db", db, "label", "1", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Mimecast certificate compromise" in result.output and "confirmed" in result.output
+    with Store.open(db) as store:
+        book = seeded_book(store)
+    assert [(s[:40], sign) for s, sign, _ in book.prototypes] == [("Mimecast said a certificate it issues to", 1)]
+
+    class Encoder:
+        def encode(self, texts):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    head = type("H", (), {"pos": np.zeros((2, 4), np.float32), "neg": np.zeros((3, 4), np.float32)})()
+    import dataclasses
+
+    head = dataclasses.make_dataclass("H", ["pos", "neg"])(head.pos, head.neg)
+    grown = with_prototypes(head, book, type("F", (), {"encoder": Encoder()})())
+    assert grown.pos.shape == (3, 4) and grown.neg.shape == (3, 4)
+    missing = CliRunner().invoke(cli, ["--db", db, "label", "99", "--yes"])
+    assert missing.exit_code == 2 and "no document with id 99" in missing.output
+
+
+def test_another_outlets_account_clustered_into_a_members_story_joins_the_incident(tmp_path):
+    """Stories and incidents are one grouping: a document the clustering put into a member's story follows the
+    incident even when its title and lead never name the party."""
+    db = str(tmp_path / "x.db")
+    other = follow(2, "Email security vendor confirms certificate theft (low)", "The vendor's customers were told.",
+                   "2021-01-13")
+    store_with(db, docs([MIMECAST]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+    store_with(db, docs([other]))
+    with Store.open(db) as store:
+        (story,) = set(store.assign_stories([(1, None, 1.0, "first"), (2, "new:1", 0.9, "embedding")]))
+        assert store.incidents()[0]["stories"] == [story]
+        classify_archive(store, Scored())
+        assert store.incidents()[0]["members"] == [1, 2]
+
+
+def test_a_vendors_own_advisories_follow_its_incident_only_when_they_name_the_artefact():
+    book = IncidentBook()
+    first = {"id": 1, "title": "Revocation and rotation of firmware code-signing certificate", "vendor": "Acme Networks",
+             "published": "2021-01-13", "text": "An intruder stole the firmware code-signing certificate from the "
+                                                "build server. Customers should update."}
+    assert headline_of(first, book)[1] and book.incidents[0].party == "Acme Networks"
+    advisory = {**follow(2, "EdgeRouter IPv6 packet processing denial of service",
+                         "Acme Networks fixed a denial of service in EdgeRouter."), "vendor": "Acme Networks"}
+    assert not headline_of(advisory, book)[1]
+    assert headline_of(follow(3, "Acme Networks shares fall", "Investors sold the stock."), book)[1]
