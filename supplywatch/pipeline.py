@@ -56,7 +56,8 @@ class Pipeline:
 
             opts = self.config.classifier
             self._classifier = Classifier(opts["model"] or None, opts["head"] or None, batch_size=opts["batch_size"],
-                                          max_length=opts["max_length"])
+                                          max_length=opts["max_length"], backend=opts["backend"],
+                                          embedding_cache=opts["embedding_cache"])
         return self._classifier
 
     def encoder(self) -> Any:
@@ -66,7 +67,17 @@ class Pipeline:
         from supplywatch.classifiers.encoder import Encoder
 
         opts = self.config.classifier
-        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"])
+        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"],
+                       backend=opts["backend"])
+
+    def _embedding_cache(self, encoder: Any) -> Any:
+        """The sentence-embedding cache across runs for ``encoder`` (None when [classifier] embedding_cache = 0)."""
+        entries = self.config.classifier["embedding_cache"]
+        if entries <= 0:
+            return None
+        from supplywatch.store.embcache import EmbeddingCache, cache_dir
+
+        return EmbeddingCache(cache_dir() / "embeddings.sqlite", encoder.identity, max_entries=entries)
 
     def close(self) -> None:
         if self._store is not None:
@@ -157,8 +168,9 @@ class Pipeline:
             if folds == "incident":
                 check_incidents(rows, path)  # before the model loads
             encoder = self.encoder()
-            return evaluate_folds(rows, Featurizer(encoder), folds=folds, cut=since or "2015",
-                                  encoder_name=encoder.name, progress=progress)
+            # every sentence (select off): the folds fit prototypes and features from all of them, as `train` does
+            return evaluate_folds(rows, Featurizer(encoder, cache=self._embedding_cache(encoder)), folds=folds,
+                                  cut=since or "2015", encoder_name=encoder.name, progress=progress)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)
@@ -171,7 +183,10 @@ class Pipeline:
                                  f"or pass --allow-training-overlap")
             if warn is not None:
                 warn(f"WARNING: {why}: they do not measure the model on new articles.")
-        result = evaluate(rows, fitted, Featurizer(self.encoder()), memory=memory)
+        encoder = self.encoder()
+        # select on, as `classify` does: eval measures what users get
+        result = evaluate(rows, fitted, Featurizer(encoder, select=True, cache=self._embedding_cache(encoder)),
+                          memory=memory)
         return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------
