@@ -37,7 +37,10 @@ CALIBRATION_UNITS = 600
 
 def available() -> bool:
     """True when onnx and onnxruntime are installed (found without importing them)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    except (ImportError, ValueError):  # a module set to None in sys.modules: blocked on purpose
+        return False
 
 
 def model_key(model_path: Path) -> str:
