@@ -87,7 +87,8 @@ class Encoder:
         self.backend = backend
         self.name = f"{base}-int8" if backend == "onnx-int8" else base
         # What the vectors depend on: the embedding cache's namespace.
-        self.identity = f"{self.name}|{self.max_length}|{self.session.path.stem if self.session else 'fp32'}"
+        self.identity = f"{self.name}|{self.max_length}|" + (f"{self.session.path.stem}|per-sentence" if self.session
+                                                              else "fp32")
 
     def _choose(self) -> str:
         from . import onnx_int8
@@ -150,8 +151,14 @@ class Encoder:
         return out
 
     def _forward_onnx(self, batch: list[str]) -> Any:
-        enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-        return self.session(enc["input_ids"], enc["attention_mask"])
+        # One sentence a run: int8 quantises activations with one scale per run, so a sentence batched with
+        # others would get a vector that depends on its neighbours. Alone, its vector is a function of its text
+        # only (cached vectors and lead-only featurizing stay exact), and no padding is computed.
+        import numpy as np
+
+        enc = self.tokenizer(batch, truncation=True, max_length=self.max_length)
+        return np.vstack([self.session(np.array([ids]), np.array([mask]))
+                          for ids, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)])
 
     def _forward_torch(self, batch: list[str]) -> Any:
         torch = self._torch
