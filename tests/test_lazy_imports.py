@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn")
+HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
+         "onnxruntime", "onnx")
 
 PROBE = """
 import sys
