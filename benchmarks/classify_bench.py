@@ -149,7 +149,7 @@ def main() -> int:
     hit = later.store_cache.hits / max(1, later.store_cache.hits + later.store_cache.misses)
     print(f"(d) cache:            warm rerun {n / t_warm:6.1f} documents/s ({t_cold / t_warm:.1f}x the cold run); "
           f"a new half's units already cached by the other half: {hit:.1%}; file "
-          f"{cache_path.stat().st_size / 1e6:.1f} MB for {len(cold.store_cache)} vectors")
+          f"{_size_mb(cache_path):.1f} MB for {len(cold.store_cache)} vectors")
 
     # Combined, as shipped.
     clf, t_load = timed(Classifier)
@@ -173,6 +173,10 @@ def main() -> int:
         _classify_cmd(rows, tmp)
     print(f"peak RSS: {rss_mb():.0f} MB (this process, all of the above)")
     return 0
+
+
+def _size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
 
 
 def _keys(units: list[str]) -> list[bytes]:
