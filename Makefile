@@ -13,9 +13,6 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# torch first, pinned: anything looser makes pip pick a CUDA build of several GB.
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	# The int8 encoder, built once from the packaged model into ~/.cache/supplywatch (offline, 15 s to minutes),
-	# so the first classify does not pay it.
-	$(BIN)/python -m supplywatch.classifiers.onnx_int8
 	touch $@
 
 demo: setup

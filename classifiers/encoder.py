@@ -44,7 +44,7 @@ GPU_BATCH = 1024  # sentences a batch on a GPU: the forward pass is cheap there,
 class Encoder:
     """Mean-pooled, L2-normalised embeddings of texts, in batches, on the CPU threads available.
 
-    ``backend``: ``torch`` (fp32, the reference the heads were fitted on), ``onnx-int8`` (ONNX Runtime with
+    ``backend``: ``torch`` (fp32, the reference the heads were fitted on; the default), ``onnx-int8`` (ONNX Runtime with
     the int8 model that :mod:`.onnx_int8` builds once into the cache; about 2x faster on CPU cores, cosine to
     fp32 >= 0.99) or ``auto``: torch on a GPU when there is one (batches of :data:`GPU_BATCH`), else onnx-int8
     when onnxruntime is installed, else torch. ``name`` says which (``-int8`` appended): labels and story
@@ -52,7 +52,7 @@ class Encoder:
     """
 
     def __init__(self, model_path: str | Path | None = None, *, max_length: int = 128, batch_size: int = 64,
-                 backend: str = "auto"):
+                 backend: str = "torch"):
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r} (one of {', '.join(BACKENDS)})")
         self.path = resolve_model_path(str(model_path) if model_path else None)

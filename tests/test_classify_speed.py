@@ -132,7 +132,7 @@ def test_int8_encoder_stays_within_cosine_0_99_of_fp32(clf):
 def test_without_onnxruntime_auto_falls_back_to_torch(tmp_path):
     script = ("import sys; sys.modules['onnxruntime'] = None\n"
               "from supplywatch.classifiers.encoder import Encoder\n"
-              "e = Encoder()\n"
+              "e = Encoder(backend='auto')\n"
               "v = e.encode(['a signing key was stolen'])\n"
               "print(e.backend, e.name, v.shape)\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
