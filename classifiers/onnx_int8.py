@@ -188,7 +188,7 @@ class OnnxSession:
                                        "attention_mask": attention_mask.astype(np.int64)})[0]
 
 
-if __name__ == "__main__":  # `make setup` builds the file ahead of the first classify
+if __name__ == "__main__":  # builds the file ahead of the first classify with backend = "onnx-int8"
     from .encoder import resolve_model_path
 
     print(ensure_model(resolve_model_path(None)))

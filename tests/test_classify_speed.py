@@ -112,7 +112,8 @@ def test_selection_changes_no_flag_and_keeps_the_demo_evidence(clf):
     flagged = [(a[0][0], b[0][0]) for a, b in zip(full, selected, strict=True) if a[0][1]]
     assert flagged, "the demo has a flagged headline"
     for a, b in flagged:
-        assert a.label == HEADLINE and a.evidence == b.evidence and a.score == b.score
+        # fp32 batches pad differently when fewer units are sent: the last bits of a vector may move
+        assert a.label == HEADLINE and a.evidence == b.evidence and abs(a.score - b.score) < 1e-6
 
 
 @pytest.mark.slow
