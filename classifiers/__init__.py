@@ -33,14 +33,21 @@ class Classifier:
     """The encoder and a head, loaded once per process."""
 
     def __init__(self, model: str | None = None, head: str | None = None, *, batch_size: int = 64,
-                 max_length: int = 128):
+                 max_length: int = 128, backend: str = "torch", embedding_cache: int = 0):
         from .encoder import Encoder
         from .features import Featurizer
         from .model import Head
 
         self.head = Head.load(resolve_head(head))
-        self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length)
-        self.featurizer = Featurizer(self.encoder)
+        self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length, backend=backend)
+        cache = None
+        if embedding_cache > 0:
+            from supplywatch.store.embcache import EmbeddingCache, cache_dir
+
+            cache = EmbeddingCache(cache_dir() / "embeddings.sqlite", self.encoder.identity,
+                                   max_entries=embedding_cache)
+        # select: documents that cannot carry the headline are embedded from their lead only (same flags)
+        self.featurizer = Featurizer(self.encoder, select=True, cache=cache)
 
     @property
     def version(self) -> str:

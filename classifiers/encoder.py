@@ -7,6 +7,7 @@ network access off. torch and transformers are imported here only, on first use.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,24 @@ def resolve_model_path(configured: str | None) -> Path:
     return path
 
 
-class Encoder:
-    """Mean-pooled, L2-normalised embeddings of texts, in batches, on the CPU threads available."""
+BACKENDS = ("auto", "torch", "onnx-int8")
+GPU_BATCH = 1024  # sentences a batch on a GPU: the forward pass is cheap there, the launches are not
 
-    def __init__(self, model_path: str | Path | None = None, *, max_length: int = 128, batch_size: int = 64):
+
+class Encoder:
+    """Mean-pooled, L2-normalised embeddings of texts, in batches, on the CPU threads available.
+
+    ``backend``: ``torch`` (fp32, the reference the heads were fitted on; the default), ``onnx-int8`` (ONNX Runtime with
+    the int8 model that :mod:`.onnx_int8` builds once into the cache; about 2x faster on CPU cores, cosine to
+    fp32 >= 0.99) or ``auto``: torch on a GPU when there is one (batches of :data:`GPU_BATCH`), else onnx-int8
+    when onnxruntime is installed, else torch. ``name`` says which (``-int8`` appended): labels and story
+    vectors record it, so embeddings of the two kinds are never mixed.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, *, max_length: int = 128, batch_size: int = 64,
+                 backend: str = "torch"):
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown encoder backend {backend!r} (one of {', '.join(BACKENDS)})")
         self.path = resolve_model_path(str(model_path) if model_path else None)
         self.max_length = max_length
         self.batch_size = batch_size
@@ -47,40 +62,110 @@ class Encoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
         import transformers
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
-
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        threads = max(1, len(os.sched_getaffinity(0)))
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"{self.path} is not a usable model: {str(exc).splitlines()[0]}") from None
+        base = self.path.name if self.path.name != "model" else self.path.parent.name
+        self.device = "cpu"
+        self.model: Any = None
+        self.session: Any = None
+        explicit = backend != "auto"
+        if backend == "auto":
+            backend = self._choose()
+        if backend == "onnx-int8":
+            self.session = self._onnx_session(threads, strict=explicit)
+            backend = "onnx-int8" if self.session is not None else "torch"
+        if backend == "torch":
+            self._load_torch(threads)
+        self.backend = backend
+        self.name = f"{base}-int8" if backend == "onnx-int8" else base
+        # What the vectors depend on: the embedding cache's namespace.
+        self.identity = f"{self.name}|{self.max_length}|" + (f"{self.session.path.stem}|per-sentence" if self.session
+                                                              else "fp32")
+
+    def _choose(self) -> str:
+        from . import onnx_int8
+
+        if importlib.util.find_spec("torch") is not None:
+            import torch
+
+            if torch.cuda.is_available():
+                return "torch"
+        return "onnx-int8" if onnx_int8.available() else "torch"
+
+    def _onnx_session(self, threads: int, *, strict: bool) -> Any:
+        """The int8 session, building its file on first use; None (logged) when that fails under ``auto``."""
+        from . import onnx_int8
+
+        try:
+            return onnx_int8.OnnxSession(onnx_int8.ensure_model(self.path), threads=threads)
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if strict:
+                raise ModelError(f"the int8 encoder for {self.path} cannot be built or loaded: {why}") from None
+            logging.getLogger(__name__).warning("int8 encoder unavailable, using torch fp32: %s", why)
+            return None
+
+    def _load_torch(self, threads: int) -> None:
+        import torch
+        from transformers import AutoModel
+
+        torch.set_num_threads(threads)
+        try:
             self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"{self.path} is not a usable model: {str(exc).splitlines()[0]}") from None
         self.model.eval()
+        if torch.cuda.is_available():
+            self.device = "cuda"
+            self.model.to(self.device)
+            self.batch_size = max(self.batch_size, GPU_BATCH)
         self._torch = torch
-        self.dim = int(self.model.config.hidden_size)
-        self.name = self.path.name if self.path.name != "model" else self.path.parent.name
+
+    @property
+    def dim(self) -> int:
+        import json
+
+        if self.model is not None:
+            return int(self.model.config.hidden_size)
+        return int(json.loads((self.path / "config.json").read_text("utf-8"))["hidden_size"])
 
     def encode(self, texts: list[str]) -> Any:
         """A float32 numpy array (len(texts), dim) of unit vectors; empty input gives (0, dim)."""
         import numpy as np
 
-        torch = self._torch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Sort by length so each batch pads little: the forward pass costs what its longest text costs.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                batch = self.tokenizer([texts[i] or " " for i in idx], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[idx] = pooled.numpy()
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            batch = [texts[i] or " " for i in idx]
+            out[idx] = self._forward_onnx(batch) if self.session is not None else self._forward_torch(batch)
         return out
+
+    def _forward_onnx(self, batch: list[str]) -> Any:
+        # One sentence a run: int8 quantises activations with one scale per run, so a sentence batched with
+        # others would get a vector that depends on its neighbours. Alone, its vector is a function of its text
+        # only (cached vectors and lead-only featurizing stay exact), and no padding is computed.
+        import numpy as np
+
+        enc = self.tokenizer(batch, truncation=True, max_length=self.max_length)
+        return np.vstack([self.session(np.array([ids]), np.array([mask]))
+                          for ids, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)])
+
+    def _forward_torch(self, batch: list[str]) -> Any:
+        torch = self._torch
+        enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        with torch.inference_mode():
+            hidden = self.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()

@@ -60,7 +60,8 @@ class Pipeline:
 
             opts = self.config.classifier
             self._classifier = Classifier(opts["model"] or None, opts["head"] or None, batch_size=opts["batch_size"],
-                                          max_length=opts["max_length"])
+                                          max_length=opts["max_length"], backend=opts["backend"],
+                                          embedding_cache=opts["embedding_cache"])
         return self._classifier
 
     def encoder(self) -> Any:
@@ -70,7 +71,17 @@ class Pipeline:
         from supplywatch.classifiers.encoder import Encoder
 
         opts = self.config.classifier
-        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"])
+        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"],
+                       backend=opts["backend"])
+
+    def _embedding_cache(self, encoder: Any) -> Any:
+        """The sentence-embedding cache across runs for ``encoder`` (None when [classifier] embedding_cache = 0)."""
+        entries = self.config.classifier["embedding_cache"]
+        if entries <= 0:
+            return None
+        from supplywatch.store.embcache import EmbeddingCache, cache_dir
+
+        return EmbeddingCache(cache_dir() / "embeddings.sqlite", encoder.identity, max_entries=entries)
 
     def close(self) -> None:
         if self._store is not None:
@@ -199,9 +210,10 @@ class Pipeline:
             if folds == "incident":
                 check_incidents(rows, path)  # before the model loads
             encoder = self.encoder()
+            # every sentence (select off): the folds fit prototypes and features from all of them, as `train` does
             with self.progress.stage("eval (encoding)") as tick:
-                return evaluate_folds(rows, Featurizer(encoder, tick), folds=folds, cut=since or "2015",
-                                      encoder_name=encoder.name, progress=progress, analyst=analyst)
+                return evaluate_folds(rows, Featurizer(encoder, tick, cache=self._embedding_cache(encoder)), folds=folds,
+                                      cut=since or "2015", encoder_name=encoder.name, progress=progress, analyst=analyst)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)
@@ -215,9 +227,11 @@ class Pipeline:
             if warn is not None:
                 warn(f"WARNING: {why}: they do not measure the model on new articles.")
         encoder = self.encoder()
+        # select on, as `classify` does: eval measures what users get
         with self.progress.stage("eval") as tick:
             tick(0, len(rows))
-            result = evaluate(rows, fitted, Featurizer(encoder, lambda done: tick(done, len(rows))), memory=memory)
+            result = evaluate(rows, fitted, Featurizer(encoder, lambda done: tick(done, len(rows)), select=True,
+                                                       cache=self._embedding_cache(encoder)), memory=memory)
         return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------

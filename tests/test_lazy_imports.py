@@ -8,7 +8,9 @@ import sys
 HEAVY = ("scrapy", "twisted.internet.reactor", "trafilatura", "torch", "transformers", "feedparser", "datasette", "uvicorn",
          "rich", "tantivy",
          # scale mode (issue 14): nothing of Redis loads unless a scale command runs
-         "redis", "rq", "scrapy_redis")
+         "redis", "rq", "scrapy_redis",
+         # the opt-in int8 encoder
+         "onnxruntime", "onnx")
 
 PROBE = """
 import sys
