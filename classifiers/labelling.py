@@ -114,12 +114,22 @@ def seeded_book(store: Any, window_days: int | None = None) -> IncidentBook:
     """The incident book as the store knows it: its incidents (the window is read against each document's own
     day, so a backfill of old articles meets the incidents of their time), the analysts' answers, the supplier
     register's names (preferred as party names)."""
+    return book_from_seed(book_seed(store), window_days)
+
+
+def book_seed(store: Any) -> dict[str, Any]:
+    """What :func:`seeded_book` reads from the store, as JSON data: a classify worker that never opens the
+    SQLite file (scale mode) gets it in its job and builds the same book with :func:`book_from_seed`."""
+    return {"incidents": store.incidents(), "register": register_names(store),
+            "answered": [[sentence, yes] for sentence, yes in store.answered_evidence(vocabulary.headline())]}
+
+
+def book_from_seed(seed: dict[str, Any], window_days: int | None = None) -> IncidentBook:
     from .incidents import WINDOW_DAYS
 
-    book = IncidentBook.from_records(store.incidents(), window_days=window_days or WINDOW_DAYS,
-                                     register=register_names(store))
-    book.prototypes = [(sentence, 1 if yes else -1, None) for sentence, yes in
-                       store.answered_evidence(vocabulary.headline())]
+    book = IncidentBook.from_records(seed.get("incidents") or [], window_days=window_days or WINDOW_DAYS,
+                                     register=seed.get("register") or [])
+    book.prototypes = [(sentence, 1 if yes else -1, None) for sentence, yes in seed.get("answered") or []]
     return book
 
 

@@ -82,22 +82,35 @@ def report_error(server: Any, keys: Keys, who: str, error: str) -> None:
     server.hset(keys.health, who, json.dumps({"at": time.time(), "error": error[:2000]}))
 
 
+# A worker's processing list holds both kinds of entry: the source jobs it took (until their first request
+# replaces them) and the requests it popped. Each goes back where it came from -- a source job put in the
+# request queue cannot be decoded as a request and would stop the worker that pops it. One script: atomic,
+# so two workers reclaiming at once cannot move an entry twice.
 _RECLAIM = """
 local n = 0
-while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do n = n + 1 end
+while true do
+  local entry = redis.call('LINDEX', KEYS[1], -1)
+  if not entry then break end
+  local ok, obj = pcall(cjson.decode, entry)
+  local dest = KEYS[2]
+  if ok and type(obj) == 'table' and obj['url'] == nil and obj['source'] ~= nil then dest = KEYS[3] end
+  redis.call('LMOVE', KEYS[1], dest, 'RIGHT', 'LEFT')
+  n = n + 1
+end
 return n
 """
 
 
 def reclaim(server: Any, keys: Keys) -> int:
-    """Put the in-flight entries of every dead crawl worker back at the head of the queue; how many."""
+    """Put the in-flight entries of every dead crawl worker back at the head of their queues (requests to the
+    request queue, source jobs to the source queue); how many."""
     moved = 0
     prefix = keys.processing("")
     for key in server.scan_iter(match=prefix + "*", count=500):
         key = key.decode() if isinstance(key, bytes) else key
         worker = key[len(prefix):]
         if not server.exists(keys.alive("crawl", worker)):
-            moved += int(server.eval(_RECLAIM, 2, key, keys.requests))
+            moved += int(server.eval(_RECLAIM, 3, key, keys.requests, keys.sources))
     return moved
 
 

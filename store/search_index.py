@@ -37,7 +37,7 @@ def index_dir(db_path: Path) -> Path:
 
 
 def day_key(published: str | None) -> int | None:
-    """YYYYMMDD of an ISO timestamp, the day the --since/--until filters compare."""
+    """YYYYMMDD of an ISO timestamp: the day the search's date filters compare."""
     m = _DAY.match(published or "")
     return int("".join(m.groups())) if m else None
 

@@ -28,7 +28,9 @@ def encode(kind: str, payload: Any) -> str:
     elif kind == "labels":  # payload: {"model_version", "results": [(doc_id, content_hash, [(Label, flagged)])]}
         body = {"model_version": payload["model_version"],
                 "results": [[doc_id, chash, [[asdict(lab), bool(flagged)] for lab, flagged in labels]]
-                            for doc_id, chash, labels in payload["results"]]}
+                            for doc_id, chash, labels in payload["results"]],
+                # incident records the labelling opened or extended (store.incidents), saved with the labels
+                "incidents": list(payload.get("incidents") or [])}
     else:
         raise ValueError(f"unknown entry kind {kind!r}")
     return json.dumps({"kind": kind, **body}, ensure_ascii=False, separators=(",", ":"))
@@ -62,5 +64,9 @@ def decode(text: str | bytes) -> tuple[str, Any]:
         results = []
         for doc_id, chash, labels in data.get("results") or []:
             results.append((int(doc_id), chash, [(Label(**lab), bool(flagged)) for lab, flagged in labels]))
-        return kind, {"model_version": str(data["model_version"]), "results": results}
+        incidents = data.get("incidents") or []
+        if not isinstance(incidents, list) or not all(isinstance(r, dict) and "first_document_id" in r and "party" in r
+                                                      for r in incidents):
+            raise InputError("not a labels entry: incidents must be incident records")
+        return kind, {"model_version": str(data["model_version"]), "results": results, "incidents": incidents}
     raise InputError(f"unknown entry kind {kind!r}")

@@ -175,13 +175,13 @@ def _write(server: Any, keys: Any, store: Any, entries: list[Any], stats: Writer
         elif kind == "outcome":
             outcomes.append(payload)
         else:
-            labels.append((payload["model_version"], payload["results"]))
+            labels.append((payload["model_version"], payload["results"], payload.get("incidents") or []))
     result = save_batch(store, documents, outcomes, labels)  # one transaction; StorageError: nothing acked
     pipe = server.pipeline(transaction=True)
     pipe.xack(keys.stream, keys.group, *ids)
     pipe.xdel(keys.stream, *ids)
     summary = {"at": utcnow(), "entries": len(ids), "documents": len(documents), "new": result.new,
-               "outcomes": len(outcomes), "labelled": sum(len(r) for _, r in labels)}
+               "outcomes": len(outcomes), "labelled": sum(len(r) for _, r, _ in labels)}
     pipe.hset(keys.writer_stats, mapping={"last_batch": json.dumps(summary)})
     pipe.hincrby(keys.writer_stats, "documents", len(documents))
     pipe.hincrby(keys.writer_stats, "new", result.new)

@@ -1,6 +1,6 @@
 """Classification on RQ (scale mode): `enqueue --classify` queues batches of documents, `worker classify` labels them.
 
-The enqueuer (next to the database) puts each batch's texts in the job, with the incident memory's seed,
+The enqueuer (next to the database) puts each batch's texts in the job, with the incident book's seed,
 because workers never open the SQLite file; the worker loads the model once (an RQ SimpleWorker: no fork
 per job, so the model stays loaded) and sends the labels back to the one writer through the stream. Jobs
 travel as JSON (RQ's JSONSerializer), never pickle. A failing job is retried, then kept in RQ's failed
@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any
 
-from supplywatch.store import Store, vocabulary, wire
+from supplywatch.store import Store, wire
 
 log = logging.getLogger("supplywatch.scale")
 _CLASSIFIER: Any = None  # loaded once per worker process, before it takes jobs
@@ -40,21 +40,19 @@ def model_version(classifier_opts: dict[str, Any]) -> str:
 def enqueue_classify(server: Any, keys: Any, db_path: str, cfg: Any, *, relabel: bool = False,
                      retries: tuple[int, ...] = RETRIES) -> dict[str, int]:
     """One RQ job per ``[scale] classify_batch`` documents without a label from the configured model."""
-    from datetime import UTC, datetime, timedelta
 
     from rq import Queue, Retry
 
-    from supplywatch.classifiers.memory import IncidentMemory
+    from supplywatch.classifiers.labelling import book_seed
 
     version = model_version(cfg.classifier)
     queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
-    since = (datetime.now(UTC) - timedelta(days=IncidentMemory().window)).strftime("%Y-%m-%dT%H:%M:%SZ")
     jobs = documents = 0
     with Store.open(db_path, readonly=True) as store:
-        seed = store.flagged(vocabulary.headline(), since=since)
+        seed = book_seed(store)
         for batch in store.documents_to_label(version, batch=cfg.scale["classify_batch"], relabel=relabel):
             queue.enqueue("supplywatch.scale_jobs.classify_batch",
-                          {"model_version": version, "docs": batch, "memory": seed, "stream": keys.stream},
+                          {"model_version": version, "docs": batch, "book": seed, "stream": keys.stream},
                           retry=Retry(max=len(retries), interval=list(retries)) if retries else None,
                           job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400)
             jobs += 1
@@ -66,7 +64,7 @@ def classify_batch(payload: dict[str, Any]) -> dict[str, Any]:
     """The RQ job: label ``payload["docs"]`` and queue the labels for the writer; a summary as the result."""
     from rq import get_current_job
 
-    from supplywatch.classifiers.memory import IncidentMemory
+    from supplywatch.classifiers.labelling import book_from_seed
 
     classifier = _CLASSIFIER
     if classifier is None:
@@ -74,12 +72,13 @@ def classify_batch(payload: dict[str, Any]) -> dict[str, Any]:
     if payload.get("model_version") and payload["model_version"] != classifier.version:
         raise RuntimeError(f"job is for model {payload['model_version']}, this worker has {classifier.version}")
     docs = payload["docs"]
-    memory = IncidentMemory()
-    for row in reversed(payload.get("memory") or []):
-        memory.adjust(row, row["score"], 0.0)  # as classifiers.labelling.seeded_memory does
-    labelled = classifier.label(docs, memory)
+    # The same book classify builds from the store (classifiers.labelling.seeded_book); the incidents this batch
+    # opens or extends go to the writer with its labels.
+    book = book_from_seed(payload.get("book") or {})
+    labelled = classifier.label(docs, book)
     results = [(d["id"], d.get("content_hash"), labs) for d, labs in zip(docs, labelled, strict=True)]
-    entry = wire.encode("labels", {"model_version": classifier.version, "results": results})
+    entry = wire.encode("labels", {"model_version": classifier.version, "results": results,
+                                   "incidents": [inc.as_record() for inc in book.changed()]})
     get_current_job().connection.xadd(payload["stream"], {"e": entry})
     flagged = sum(1 for labs in labelled for _, f in labs if f)
     return {"documents": len(docs), "flagged": flagged}

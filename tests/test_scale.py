@@ -136,6 +136,27 @@ def test_dead_workers_requests_are_reclaimed(redis_client):
     assert queue.pop().url == "http://127.0.0.1/0"  # reclaimed work goes first
 
 
+def test_a_dead_workers_source_jobs_go_back_to_the_source_queue(redis_client):
+    """A worker killed between taking a source job and queueing its first request holds the job itself: it goes
+    back to the source queue, never into the request queue (where no worker could decode it as a request)."""
+    import json
+
+    from supplywatch.crawlers import redis_json
+    from supplywatch.crawlers.redis_queue import ReliableQueue, reclaim
+
+    server = redis_client
+    spider, request, _ = _page_request()
+    queue = ReliableQueue(server, spider, spider.keys.requests, serializer=redis_json)
+    queue.push(request)
+    job = json.dumps({"source": {"name": "s1", "kind": "rss", "url": "http://127.0.0.1/feed"}, "now": "x"})
+    server.rpush(spider.keys.sources, job)
+    server.lmove(spider.keys.sources, spider.keys.processing("w1"), "LEFT", "RIGHT")  # as next_requests takes it
+    queue.pop()  # and a request of an earlier source, in flight
+    assert reclaim(server, spider.keys) == 2  # w1 has no heartbeat: dead
+    assert server.lrange(spider.keys.sources, 0, -1) == [job.encode()]
+    assert queue.pop().url == request.url and len(queue) == 0  # the request queue holds requests only
+
+
 def _doc(i: int, source: str = "s1") -> Document:
     return Document(source=source, title=f"Title {i}", text=f"text {i} " * 20, url=f"http://example.org/{i}",
                     canonical_url=f"http://example.org/{i}", guid=f"g{i}")

@@ -109,31 +109,36 @@ def test_a_worker_killed_half_way_loses_nothing(cluster, redis_client):
     writer = _spawn("worker", "store", "--batch", "50", env=env)
     victim = _spawn("worker", "crawl", "--max-idle", "2", env=env)
     survivor = _spawn("worker", "crawl", "--max-idle", "2", env=env)
+    try:
+        from supplywatch.crawlers.redis_queue import Keys
 
-    from supplywatch.crawlers.redis_queue import Keys
+        server, keys = redis_client, Keys()
 
-    server, keys = redis_client, Keys()
+        def victim_holds() -> int:  # a worker's name is host-PID-random
+            return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
 
-    def victim_holds() -> int:  # a worker's name is host-PID-random
-        return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
-
-    deadline = time.monotonic() + 90
-    # Half-way: documents are arriving, and the victim holds requests it has not finished.
-    while not (_count(db)[0] and victim_holds()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
-    victim.communicate()
-    held = victim_holds()
-    assert held, "the victim held no request when it was killed"
-    assert victim.returncode == -signal.SIGKILL
-    assert _count(db)[0] < FEEDS * PER_FEED, "the crawl was over before the kill: make the site bigger"
-    _, err = survivor.communicate(timeout=120)
-    assert survivor.returncode == 0, err
-    # What the dead worker held went back to the queue once its heartbeat expired, and was crawled.
-    assert "of dead workers back in the queue" in err and victim_holds() == 0
-    _drain_and_stop_writer(writer, redis_client)
-    total = FEEDS * PER_FEED + DEMO_DOCS
-    assert _count(db) == (total, total)
+        deadline = time.monotonic() + 90
+        # Half-way: documents are arriving, and the victim holds requests it has not finished.
+        while not (_count(db)[0] and victim_holds()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
+        victim.communicate()
+        held = victim_holds()
+        assert held, "the victim held no request when it was killed"
+        assert victim.returncode == -signal.SIGKILL
+        assert _count(db)[0] < FEEDS * PER_FEED, "the crawl was over before the kill: make the site bigger"
+        _, err = survivor.communicate(timeout=120)
+        assert survivor.returncode == 0, err
+        # What the dead worker held went back to the queue once its heartbeat expired, and was crawled.
+        assert "of dead workers back in the queue" in err and victim_holds() == 0
+        _drain_and_stop_writer(writer, redis_client)
+        total = FEEDS * PER_FEED + DEMO_DOCS
+        assert _count(db) == (total, total)
+    finally:  # a failed assertion must not leave workers running (nor their pipes for a later test's GC)
+        for proc in (writer, victim, survivor):
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
 
 
 def test_scheduler_error_fails_the_worker_with_a_health_entry(tmp_path, redis_url, redis_client):
