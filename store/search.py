@@ -68,7 +68,7 @@ class SearchMixin(SideIndexMixin):
             raise InputError("empty search query")
         if len(query) > MAX_QUERY_CHARS:
             raise InputError(f"search query too long ({len(query)} characters, at most {MAX_QUERY_CHARS})")
-        match = query if raw else quote(query)
+        match = self._match(query, raw)
         where: list[str] = []
         params: dict[str, Any] = {}
         if source is not None:
@@ -122,7 +122,7 @@ class SearchMixin(SideIndexMixin):
         whether each matches and how it ranks, but looks at nothing else.
         """
         where = list(where)
-        impact = _impact_column(params)
+        extra = _extra_columns(params)
         if candidates is not None:
             # `+rowid`: a filter on FTS5's walk through the matches, not a rowid lookup per candidate (each
             # lookup would start bm25 anew, and bm25 walks every match of each phrase for its idf).
@@ -137,9 +137,7 @@ class SearchMixin(SideIndexMixin):
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
                    (select snippet(documents_fts, 1, '[', ']', '…', 16) from documents_fts
                     where documents_fts match :match and documents_fts.rowid = top.id) as snippet,
-                   (select l.reason from labels l where l.document_id = d.id and l.flagged = 1
-                    and l.reason like 'follow-up of:%' limit 1) as follow_up,
-                   top.rank{impact}
+                   top.rank{extra}
             from top join documents d on d.id = top.id
             order by top.rank, top.id
         """
@@ -157,7 +155,7 @@ class SearchMixin(SideIndexMixin):
         """Those of ``ids`` that FTS5 matches and pass the filters, with their snippets (a rowid lookup each)."""
         sql = f"""
             select d.id, d.source, d.title, d.url, d.published, d.text_source = 'feed' as feed_only,
-                   snippet(documents_fts, 1, '[', ']', '…', 16) as snippet{_impact_column(params)}
+                   snippet(documents_fts, 1, '[', ']', '…', 16) as snippet{_extra_columns(params)}
             from documents_fts join documents d on d.id = documents_fts.rowid
             where documents_fts match :match and documents_fts.rowid in (select value from json_each(:ids))
                   {''.join(f' and {w}' for w in where)}
@@ -217,12 +215,17 @@ def _json_list(value: str | None) -> list[str]:
     return [str(item) for item in items] if isinstance(items, list) else []
 
 
-def _impact_column(params: dict[str, Any]) -> str:
-    """With ``--supplier`` (parameters ``supplier0``...), the column ``impact``: how the document reaches the
-    supplier ("affected: PATH", "possibly affected: PATH", "mentioned: ..."), the surest first (issue 15)."""
+def _extra_columns(params: dict[str, Any]) -> str:
+    """The columns every hit carries beyond the document's own, on both search paths (FTS5 ranking and the side
+    index's): ``follow_up``, the "follow-up of: ..." reason of a flagged follow-up (issue 10); and with
+    ``--supplier`` (parameters ``supplier0``...), ``impact``: how the document reaches the supplier
+    ("affected: PATH", "possibly affected: PATH", "mentioned: ..."), the surest first (issue 15)."""
+    columns = (", (select l.reason from labels l where l.document_id = d.id and l.flagged = 1 "
+               "and l.reason like 'follow-up of:%' limit 1) as follow_up")
     names = [k for k in params if re.fullmatch(r"supplier\d+", k)]
-    if not names:
-        return ""
-    listed = ", ".join(":" + n for n in names)
-    return (f", (select i.status || ': ' || i.path from supplier_impacts i where i.document_id = d.id "
-            f"and i.supplier_id in ({listed}) order by i.status = 'mentioned', i.status, i.hops limit 1) as impact")
+    if names:
+        listed = ", ".join(":" + n for n in names)
+        columns += (f", (select i.status || ': ' || i.path from supplier_impacts i where i.document_id = d.id "
+                    f"and i.supplier_id in ({listed}) order by i.status = 'mentioned', i.status, i.hops limit 1) "
+                    f"as impact")
+    return columns

@@ -212,5 +212,7 @@ def test_on_very_common_words_the_index_ranks_and_fts5_confirms(archive, query, 
         want = [r["id"] for r in full.search(query, limit=20, **options)]
     assert len(got) == len(want)
     assert all(r["id"] in every and r["snippet"] == every[r["id"]]["snippet"] for r in got)
+    # the same columns as the FTS5 path (follow-up reason, supplier impact), whichever path answered
+    assert all(set(r) == set(every[r["id"]]) for r in got)
     assert [r["rank"] for r in got] == sorted(r["rank"] for r in got)
     assert len({r["id"] for r in got} & set(want)) >= len(want) // 2
