@@ -40,12 +40,9 @@ class Classifier:
 
         self.head = Head.load(resolve_head(head))
         self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length, backend=backend)
-        cache = None
-        if embedding_cache > 0:
-            from supplywatch.store.embcache import EmbeddingCache, cache_dir
+        from supplywatch.store.embcache import for_encoder
 
-            cache = EmbeddingCache(cache_dir() / "embeddings.sqlite", self.encoder.identity,
-                                   max_entries=embedding_cache)
+        cache = for_encoder(self.encoder.identity, embedding_cache)
         # select: documents that cannot carry the headline are embedded from their lead only (same flags)
         self.featurizer = Featurizer(self.encoder, select=True, cache=cache)
 

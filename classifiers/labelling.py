@@ -150,7 +150,7 @@ def answer(store: Any, doc_id: int, value: bool, note: str = "") -> dict[str, An
     units = document_units(row.get("title") or "", row.get("text") or "", limit=MAX_UNITS)
     found = headline_guard(units, [1.0 if u == row.get("evidence") else 0.0 for u in units])
     evidence = units[found.evidence] if found.passes else (row.get("evidence") or units[0])
-    book = IncidentBook.from_records(store.incidents(), register=register_names(store))
+    book = seeded_book(store)
     doc = {"id": doc_id, "title": row.get("title"), "text": row.get("text"), "published": row.get("published")}
     incident = book.answer(doc, evidence, value)
     now = utcnow()

@@ -34,6 +34,14 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "supplywatch"
 
 
+def for_encoder(identity: str, max_entries: int) -> EmbeddingCache | None:
+    """The cache file's namespace for an encoder ``identity`` in :func:`cache_dir`, bounded to ``max_entries``
+    vectors; None when ``max_entries`` is 0 (``[classifier] embedding_cache = 0`` turns it off)."""
+    if max_entries <= 0:
+        return None
+    return EmbeddingCache(cache_dir() / "embeddings.sqlite", identity, max_entries=max_entries)
+
+
 class EmbeddingCache:
     """``get(keys) -> {key: bytes}`` and ``put({key: bytes})`` for one encoder ``namespace``."""
 

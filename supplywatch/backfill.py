@@ -80,11 +80,11 @@ def backfill(pipeline: Pipeline, *, chunk: int = CHUNK, names: list[str] | None 
                 result.chunks = n
                 say(f"backfill: crawled chunk {n}/{len(chunks)} ({len(part)} sources): {new} new documents")
             result.seconds["crawl"] = round(time.monotonic() - started, 2)
-        for name, step in (("classify", pipeline.classify), ("cluster", pipeline.cluster),
-                           ("suppliers", pipeline.match_suppliers)):
+        for name, count, step in (("classify", "classified", pipeline.classify),
+                                  ("cluster", "clustered", pipeline.cluster),
+                                  ("suppliers", "matched", pipeline.match_suppliers)):
             started = time.monotonic()
-            done = step().documents
-            setattr(result, {"classify": "classified", "cluster": "clustered", "suppliers": "matched"}[name], done)
+            setattr(result, count, step().documents)
             result.seconds[name] = round(time.monotonic() - started, 2)
         result.documents = pipeline.store.count_documents()
     if failures:

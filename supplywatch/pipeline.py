@@ -76,12 +76,9 @@ class Pipeline:
 
     def _embedding_cache(self, encoder: Any) -> Any:
         """The sentence-embedding cache across runs for ``encoder`` (None when [classifier] embedding_cache = 0)."""
-        entries = self.config.classifier["embedding_cache"]
-        if entries <= 0:
-            return None
-        from supplywatch.store.embcache import EmbeddingCache, cache_dir
+        from supplywatch.store.embcache import for_encoder
 
-        return EmbeddingCache(cache_dir() / "embeddings.sqlite", encoder.identity, max_entries=entries)
+        return for_encoder(encoder.identity, self.config.classifier["embedding_cache"])
 
     def close(self) -> None:
         if self._store is not None:
@@ -119,22 +116,23 @@ class Pipeline:
 
     def enqueue_crawl(self) -> dict[str, int]:
         """Scale mode: push the due sources to the crawl workers."""
-        from .scale import connect, enqueue_sources
+        from .scale import enqueue_sources
 
-        server, keys, _ = connect(self.config.scale)
-        try:
-            return enqueue_sources(server, keys, self.db, self.config.sources)
-        finally:
-            server.close()
+        return self._on_redis(lambda server, keys: enqueue_sources(server, keys, self.db, self.config.sources))
 
     def enqueue_classify(self) -> dict[str, int]:
         """Scale mode: queue unlabelled documents in batches for the classify workers."""
-        from .scale import connect
         from .scale_jobs import enqueue_classify
+
+        return self._on_redis(lambda server, keys: enqueue_classify(server, keys, self.db, self.config))
+
+    def _on_redis(self, fn: Callable[[Any, Any], Any]) -> Any:
+        """``fn(server, keys)`` on a connection to the configured Redis, closed afterwards."""
+        from .scale import connect
 
         server, keys, _ = connect(self.config.scale)
         try:
-            return enqueue_classify(server, keys, self.db, self.config)
+            return fn(server, keys)
         finally:
             server.close()
 
