@@ -182,6 +182,17 @@ def test_one_line_errors(served: Served, tmp_path: Path) -> None:
 # -- in the browser -------------------------------------------------------------------------------
 
 
+def _arrived(browser: Any, url_part: str, css: str = "body") -> None:
+    """Wait for the navigation a click or submit started: Selenium returns before the next page has loaded,
+    and reading the page at once reads the old one (CI failed on this once, with an empty header list)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(ec.url_contains(url_part))
+    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
 @pytest.mark.browser
 def test_search_box_finds_documents_and_hostile_title_is_text(served: Served, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -221,9 +232,11 @@ def test_browse_page_shows_title_first_and_best_match_first(served: Served, brow
 
     browser.get(served.url)
     browser.find_element(By.LINK_TEXT, "Documents: search and read").click()
+    _arrived(browser, "/browse")
     box = browser.find_element(By.CSS_SELECTOR, "form input[name=search]")
     box.send_keys("signed")
     box.submit()
+    _arrived(browser, "search=signed", "table.rows-and-columns thead th")
     heads = [th.text.strip() for th in browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns thead th")]
     assert heads == BROWSE_COLUMNS
     rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
@@ -244,6 +257,7 @@ def test_canned_query_pages_render(served: Served, browser: Any, tmp_path: Path)
     for title in ("Supply-chain certificate compromises, last 30 days", "Stories for a supplier", "Documents by month"):
         assert title in text
     browser.find_element(By.LINK_TEXT, "Supply-chain certificate compromises, last 30 days").click()
+    _arrived(browser, "/cert_compromises_30_days", "table.rows-and-columns tbody tr")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Supply-chain certificate compromises, last 30 days"
     rows = browser.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
     assert len(rows) == 2 and "Attackers stole the code-signing certificate of Acme." in rows[1].text
