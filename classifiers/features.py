@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,16 @@ class DocFeatures:
     units: list[str]
     emb: np.ndarray  # (n_units, dim), unit vectors
     cues: np.ndarray  # (n_units, 4) from lexical.sentence_cues
+    _own_cues: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ownership_cues(self) -> np.ndarray:
+        """(n_units, 5) from :func:`.ownership.cues`, computed on first use (only a head that reads them pays)."""
+        if self._own_cues is None:
+            from .ownership import cues
+
+            self._own_cues = np.array([cues(u) for u in self.units], dtype=np.float32).reshape(len(self.units), 5)
+        return self._own_cues
 
     @property
     def lead(self) -> np.ndarray:

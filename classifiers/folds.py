@@ -35,7 +35,8 @@ from supplywatch.store import InputError
 
 from .evaluate import as_day, label_rows, summarise
 from .model import CATEGORIES, HEADLINE, Head, features_from_similarities
-from .train import _fit_lr, fit_topics, prototype_units
+from .ownership import OwnershipModel
+from .train import _fit_lr, fit_topics, ownership_matrix, prototype_units
 
 FOLDS = ("incident", "time")
 
@@ -51,8 +52,13 @@ def _year(row: dict[str, Any]) -> str:
 class FoldFitter:
     """Fits heads on subsets of ``rows`` (with their features ``feats``) from one similarity matrix."""
 
-    def __init__(self, rows: list[dict[str, Any]], feats: list[Any], *, encoder_name: str = ""):
+    def __init__(self, rows: list[dict[str, Any]], feats: list[Any], *, encoder_name: str = "",
+                 own: OwnershipModel | None = None):
         self.rows, self.feats, self.encoder_name = rows, feats, encoder_name
+        # the whose-key sentence model is fitted on project-written sentences, never on these rows: one
+        # model and one feature row per document serve every fold
+        self.own = own
+        self.own_X = ownership_matrix(feats, own) if own is not None else np.zeros((len(rows), 0))
         self.y = np.array([1 if _positive(r) else 0 for r in rows])
         starts = np.cumsum([0] + [len(f.units) for f in feats])
         self.spans = list(zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True))
@@ -83,6 +89,7 @@ class FoldFitter:
             raise InputError(f"fold {name}: training needs at least two positive and two negative articles")
         hide_pos, hide_neg = ~train[self.pos_owner], ~train[self.neg_owner]
         X = np.array([self._features(int(i), hide_pos, hide_neg) for i in idx])
+        X = np.hstack([X, self.own_X[idx]])
         w, b, platt, threshold = _fit_lr(X, y, C=1.0)
         if topics:
             cat_w, cat_b, cat_platt, cat_thr = fit_topics(self.lead[idx], [self.rows[i] for i in idx])
@@ -92,7 +99,7 @@ class FoldFitter:
             cat_platt, cat_thr = np.tile([1.0, 0.0], (n, 1)), np.ones(n)
         return Head(version=f"fold {name}", encoder=self.encoder_name, pos=self.pos[~hide_pos],
                     neg=self.neg[~hide_neg], w=w, b=b, platt=platt, threshold=threshold, cat_w=cat_w, cat_b=cat_b,
-                    cat_platt=cat_platt, cat_thresholds=cat_thr,
+                    cat_platt=cat_platt, cat_thresholds=cat_thr, own=self.own,
                     manifest={"fold": name, "examples": int(len(idx)), "positives": int(y.sum())})
 
 
@@ -121,13 +128,16 @@ def check_incidents(rows: list[dict[str, Any]], where: str = "the file") -> list
 
 def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = "incident", cut: str = "2015",
                    examples: list[dict[str, Any]] | None = None, encoder_name: str = "",
-                   progress: Callable[[str], None] | None = None, analyst: tuple[int, ...] = ()) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None, analyst: tuple[int, ...] = (),
+                   ownership: bool = False) -> dict[str, Any]:
     """Headline and topic figures with the incident book (top level) and without (``no_memory``), the
     keyword baseline, per-incident catches and the folds' thresholds. ``rows`` are never trained on where scored.
 
     ``analyst`` (answers a week, e.g. (2, 5)): the headline figures again with a simulated analyst answering that
     many items nearest the threshold each week (:func:`.evaluate.label_rows`), under ``analyst``: {N: ...}, with
-    the answers applied and (``machine``) the machine's own flags, which show what the answers taught it."""
+    the answers applied and (``machine``) the machine's own flags, which show what the answers taught it.
+    ``ownership``: every fold head also reads the whose-key sentence features (:mod:`.ownership`), as
+    ``train.fit(ownership=True)`` fits them."""
     from . import examples as project_examples
 
     if folds not in FOLDS:
@@ -141,7 +151,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     started = time.perf_counter()
     say(f"encoding {len(allrows)} articles ({len(ex)} project examples)")
     feats = featurizer(allrows)
-    fitter = FoldFitter(allrows, feats, encoder_name=encoder_name)
+    own = OwnershipModel.fit(featurizer.encoder.encode) if ownership else None
+    fitter = FoldFitter(allrows, feats, encoder_name=encoder_name, own=own)
     by_row = {id(r): f for r, f in zip(allrows, feats, strict=True)}
     in_file = np.arange(len(allrows)) >= len(ex)
     positive = fitter.y == 1

@@ -17,6 +17,8 @@ import numpy as np
 from supplywatch.store import ConfigError, Label, vocabulary
 
 from .features import DocFeatures
+from .ownership import FEATURES as OWN_FEATURES
+from .ownership import OwnershipModel, document_features
 from .passages import pick_evidence
 
 HEADLINE = vocabulary.headline()
@@ -94,11 +96,19 @@ class Head:
     cat_platt: np.ndarray  # (len(CATEGORIES), 2)
     cat_thresholds: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
+    # "whose key was it?" (classifiers.ownership); None in heads fitted before it, which score as they did
+    own: OwnershipModel | None = None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURES + (OWN_FEATURES if self.own is not None else ())
 
     # -- scoring ---------------------------------------------------------------------------
 
     def headline(self, doc: DocFeatures) -> tuple[float, str]:
         feats, margin = headline_features(doc, self.pos, self.neg)
+        if self.own is not None:
+            feats = np.concatenate([feats, document_features(doc.units, doc.emb, self.own, doc.ownership_cues)[0]])
         z = float(feats @ self.w + self.b)
         p = float(_sigmoid(np.array(self.platt[0] * z + self.platt[1])))
         return p, doc.units[evidence_index(doc, margin)]
@@ -129,14 +139,17 @@ class Head:
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        own = {} if self.own is None else {"own_w": self.own.w.astype(np.float32)}
         np.savez_compressed(folder / "arrays.npz", pos=self.pos.astype(np.float16), neg=self.neg.astype(np.float16),
-                            cat_w=self.cat_w.astype(np.float32))
+                            cat_w=self.cat_w.astype(np.float32), **own)
         doc = {
             "format": 1, "version": self.version, "encoder": self.encoder, "labels": list(LABELS),
-            "features": list(FEATURES), "w": self.w.tolist(), "b": self.b, "platt": list(self.platt),
+            "features": list(self.features), "w": self.w.tolist(), "b": self.b, "platt": list(self.platt),
             "threshold": self.threshold, "cat_b": self.cat_b.tolist(), "cat_platt": self.cat_platt.tolist(),
             "cat_thresholds": self.cat_thresholds.tolist(), "manifest": self.manifest,
         }
+        if self.own is not None:
+            doc["own_b"] = self.own.b
         (folder / "head.json").write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
         return folder
 
@@ -147,11 +160,13 @@ class Head:
             doc = json.loads((folder / "head.json").read_text("utf-8"))
             with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
                 pos, neg, cat_w = arrays["pos"].astype(np.float32), arrays["neg"].astype(np.float32), arrays["cat_w"]
+                own = OwnershipModel(arrays["own_w"], float(doc["own_b"])) if "own_w" in arrays else None
         except (OSError, ValueError, KeyError) as exc:
             raise HeadError(f"{folder}: not a usable classifier head ({exc})") from None
-        if doc.get("format") != 1 or doc.get("features") != list(FEATURES) or doc.get("labels") != list(LABELS):
+        expected = list(FEATURES + (OWN_FEATURES if own is not None else ()))
+        if doc.get("format") != 1 or doc.get("features") != expected or doc.get("labels") != list(LABELS):
             raise HeadError(f"{folder}: head was written by an incompatible version of supplywatch")
         return cls(version=doc["version"], encoder=doc["encoder"], pos=pos, neg=neg, w=np.array(doc["w"]),
                    b=float(doc["b"]), platt=tuple(doc["platt"]), threshold=float(doc["threshold"]),
                    cat_w=cat_w, cat_b=np.array(doc["cat_b"]), cat_platt=np.array(doc["cat_platt"]),
-                   cat_thresholds=np.array(doc["cat_thresholds"]), manifest=doc.get("manifest", {}))
+                   cat_thresholds=np.array(doc["cat_thresholds"]), manifest=doc.get("manifest", {}), own=own)

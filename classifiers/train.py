@@ -18,6 +18,7 @@ import numpy as np
 
 from .features import DocFeatures, Featurizer
 from .model import CATEGORIES, HEADLINE, Head, headline_features
+from .ownership import OwnershipModel, document_features
 
 SEED = 13
 
@@ -72,8 +73,9 @@ def prototype_units(f: DocFeatures, positive: bool) -> np.ndarray:
 
 
 def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict[str, int],
-        encoder_name: str) -> Head:
-    """Fit a head on ``examples`` (dicts with title, text, labels, categories)."""
+        encoder_name: str, ownership: bool = False) -> Head:
+    """Fit a head on ``examples`` (dicts with title, text, labels, categories); ``ownership``: with the
+    "whose key was it?" sentence model's features (:mod:`.ownership`) beside the prototype margins."""
     if not examples:
         raise ValueError("no training examples")
     feats: list[DocFeatures] = featurizer(examples)
@@ -92,6 +94,9 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
     pos, neg = np.array(pos_rows, dtype=np.float32), np.array(neg_rows, dtype=np.float32)
     pos_owner, neg_owner = np.array(pos_owner), np.array(neg_owner)
     X = np.array([headline_features(f, pos, neg, pos_owner == i, neg_owner == i)[0] for i, f in enumerate(feats)])
+    own = OwnershipModel.fit(featurizer.encoder.encode) if ownership else None
+    if own is not None:
+        X = np.hstack([X, ownership_matrix(feats, own)])
     w, b, platt, threshold = _fit_lr(X, y, C=1.0)
 
     cat_w, cat_b, cat_platt, cat_thr = fit_topics(np.array([f.lead for f in feats]), examples)
@@ -106,12 +111,17 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
         "sources": sources,
         "prototypes": {"positive": int(len(pos)), "negative": int(len(neg))},
         "data_sha": digest,
-        "method": "prototype-margin features + logistic regression; Platt calibration and F1 threshold "
-                  "on 5-fold out-of-fold predictions",
+        "method": "prototype-margin features" + (" and whose-key sentence features" if own is not None else "")
+                  + " + logistic regression; Platt calibration and F1 threshold on 5-fold out-of-fold predictions",
     }
     return Head(version=version, encoder=encoder_name, pos=pos, neg=neg, w=w, b=b, platt=platt,
                 threshold=threshold, cat_w=cat_w, cat_b=cat_b, cat_platt=cat_platt, cat_thresholds=cat_thr,
-                manifest=manifest)
+                manifest=manifest, own=own)
+
+
+def ownership_matrix(feats: list[DocFeatures], own: OwnershipModel) -> np.ndarray:
+    """Each document's :data:`.ownership.FEATURES` (rows) under the sentence model ``own``."""
+    return np.array([document_features(f.units, f.emb, own, f.ownership_cues)[0] for f in feats])
 
 
 def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
@@ -157,7 +167,7 @@ def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include
 
 
 def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder: Any, out: str, *,
-               progress: Any = None) -> Head:
+               progress: Any = None, ownership: bool = False) -> Head:
     """Fit a head on ``rows`` (from :func:`training_rows`) with the encoder ``make_encoder()`` gives; save it in ``out``.
 
     ``progress(done, total)``: documents encoded so far, of ``len(rows)``."""
@@ -168,7 +178,7 @@ def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder
     encoder = make_encoder()
     try:
         tick = None if progress is None else (lambda done: progress(done, len(rows)))
-        head = fit(rows, Featurizer(encoder, tick), sources=sources, encoder_name=encoder.name)
+        head = fit(rows, Featurizer(encoder, tick), sources=sources, encoder_name=encoder.name, ownership=ownership)
     except ValueError as exc:
         raise InputError(f"cannot train: {exc}") from None
     head.save(out)

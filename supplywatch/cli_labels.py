@@ -109,10 +109,14 @@ def label(env: Env, doc_id: int, label: str | None, value: bool, note: str) -> N
 @click.option("--until", type=DATE, metavar="DATE", help="Use only --data articles published before DATE (a year, month "
               "or day: before its first day). Example: --until 2015")
 @click.option("--no-examples", is_flag=True, help="Leave out the project's own examples. Example: --no-examples")
+@click.option("--whose-key", "whose_key", is_flag=True,
+              help="Also fit the experimental whose-key sentence model (classifiers/ownership.py) and use its "
+                   "features beside the prototype margins (measured worse than without on dev.jsonl: "
+                   "benchmarks/QUALITY.md). Example: --whose-key")
 @click.option("--out", default="supplywatch-head", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the new head (classify uses ./supplywatch-head when present). Example: --out heads/v2")
 @pass_env
-def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bool, out: str) -> None:
+def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bool, whose_key: bool, out: str) -> None:
     """Fit a new classifier head on the project's examples, your corrections and any JSONL you pass.
 
     Takes minutes on a laptop CPU; writes a new model version, so the next classify relabels.
@@ -120,7 +124,8 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
     Example: supplywatch train --data my-labelled.jsonl --out supplywatch-head
     """
     with env.pipeline(create=True) as pipeline:
-        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until and until.first)
+        head = pipeline.train(data=list(data), out=out, include_examples=not no_examples, until=until and until.first,
+                              whose_key=whose_key)
     click.echo(f"Wrote head {head.version} to {out}/ ({head.manifest['examples']} examples, "
                f"{head.manifest['positives']} positive); threshold {head.threshold:.3f}.")
 
@@ -145,10 +150,12 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
               help="With --folds: also report the headline with a simulated analyst who, each publication week, "
                    "answers the N items nearest the threshold with their gold label (repeatable). "
                    "Example: --analyst 2 --analyst 5")
+@click.option("--whose-key", "whose_key", is_flag=True, help="With --folds: fit every fold head with the experimental "
+              "whose-key sentence features, as train --whose-key does. Example: --whose-key")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
 @pass_env
 def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Period | None, until: Period | None,
-             no_memory: bool, allow_overlap: bool, analyst: tuple[int, ...], as_json: bool) -> None:
+             no_memory: bool, allow_overlap: bool, analyst: tuple[int, ...], whose_key: bool, as_json: bool) -> None:
     """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
 
     Never trains on the articles it scores. Articles are processed in publication order, as the
@@ -167,6 +174,8 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
         raise InputError("--folds reports with and without the memory; leave out --no-memory")
     if analyst and not folds:
         raise InputError("--analyst needs --folds (the simulated analyst answers while fold heads label)")
+    if whose_key and not folds:
+        raise InputError("--whose-key needs --folds (a fitted head carries its own features: train --whose-key)")
     progress = None
     if folds and sys.stderr.isatty():
         def progress(message: str) -> None:
@@ -175,7 +184,7 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
         result = pipeline.evaluate(file, head=head, since=since and since.first, until=until and until.first,
                                    memory=not no_memory, folds=folds, allow_overlap=allow_overlap,
                                    warn=lambda message: click.echo(message, err=True), progress=progress,
-                                   analyst=tuple(dict.fromkeys(analyst)))
+                                   analyst=tuple(dict.fromkeys(analyst)), whose_key=whose_key)
     if as_json:
         echo_json(result)
         return

@@ -169,8 +169,10 @@ class Pipeline:
         matched = self.match_suppliers().as_dict() if match else None
         return {**counts, "problems": parsed.problems, "matched": matched}
 
-    def train(self, *, data: list[str], out: str, include_examples: bool = True, until: str | None = None) -> Any:
-        """Fit a new head on the project's examples, analysts' corrections and labelled JSONL files; save it in ``out``."""
+    def train(self, *, data: list[str], out: str, include_examples: bool = True, until: str | None = None,
+              whose_key: bool = False) -> Any:
+        """Fit a new head on the project's examples, analysts' corrections and labelled JSONL files; save it in ``out``
+        (``whose_key``: with the sentence model of :mod:`supplywatch.classifiers.ownership`)."""
         from pathlib import Path
 
         from supplywatch.classifiers.train import train_head, training_rows
@@ -178,7 +180,7 @@ class Pipeline:
         corrections = self.store.corrections() if Path(self.db).exists() else []
         rows, sources = training_rows(data, corrections=corrections, include_examples=include_examples, until=until)
         with self.progress.stage("train") as tick:
-            return train_head(rows, sources, self.encoder, out, progress=tick)
+            return train_head(rows, sources, self.encoder, out, progress=tick, ownership=whose_key)
 
     def answer(self, doc_id: int, value: bool, note: str = "") -> dict[str, Any] | None:
         """An analyst's answer on a document's headline label, applied to its incident (no model is loaded)."""
@@ -189,7 +191,7 @@ class Pipeline:
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
                  memory: bool = True, folds: str | None = None, allow_overlap: bool = False,
                  warn: Callable[[str], None] | None = None, progress: Any = None,
-                 analyst: tuple[int, ...] = ()) -> dict[str, Any]:
+                 analyst: tuple[int, ...] = (), whose_key: bool = False) -> dict[str, Any]:
         """Measure a fitted head on ``path``; refuse (InputError) when the head was fitted on it.
 
         ``allow_overlap``: measure anyway; ``warn`` gets the warning and the result carries ``training_overlap``.
@@ -211,7 +213,8 @@ class Pipeline:
             # every sentence (select off): the folds fit prototypes and features from all of them, as `train` does
             with self.progress.stage("eval (encoding)") as tick:
                 return evaluate_folds(rows, Featurizer(encoder, tick, cache=self._embedding_cache(encoder)), folds=folds,
-                                      cut=since or "2015", encoder_name=encoder.name, progress=progress, analyst=analyst)
+                                      cut=since or "2015", encoder_name=encoder.name, progress=progress, analyst=analyst,
+                                      ownership=whose_key)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)

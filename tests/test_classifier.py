@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from supplywatch.classifiers import HEADLINE, Classifier
+from supplywatch.classifiers import HEADLINE, Classifier, Head
 from supplywatch.cli import cli
 from supplywatch.demo import demo_site_root
 from supplywatch.store import Document, FetchOutcome, Store, utcnow
@@ -117,3 +117,8 @@ def test_train_writes_a_new_version_that_classify_uses(tmp_path, monkeypatch):
     assert manifest["sources"]["analyst corrections"] == 1 and manifest["positives"] >= 100
     relabel = CliRunner().invoke(cli, ["--db", db, "classify"], catch_exceptions=False)
     assert "Labelled 2 documents" in relabel.output  # a new model version relabels everything
+    # the experimental whose-key features: fitted with the head, saved beside it, loaded back
+    keyed = CliRunner().invoke(cli, ["--db", db, "train", "--whose-key", "--out", "keyed"], catch_exceptions=False)
+    assert keyed.exit_code == 0, keyed.output
+    head = Head.load(tmp_path / "keyed")
+    assert head.own is not None and "whose-key" in head.manifest["method"] and len(head.w) == len(head.features)

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from supplywatch.classifiers.features import Featurizer
 from supplywatch.classifiers.folds import FoldFitter, evaluate_folds
+from supplywatch.classifiers.ownership import OwnershipModel
 from supplywatch.classifiers.train import fit
 from supplywatch.cli import cli
 from supplywatch.store import InputError, vocabulary
@@ -113,12 +114,17 @@ def test_a_fold_head_never_sees_the_incident_it_scores():
     assert result["fold_thresholds"]["incident twin"] == round(held.threshold, 4)
 
 
-def test_a_fold_equals_train_fit_on_the_same_rows():
+@pytest.mark.parametrize("whose_key", [False, True])
+def test_a_fold_equals_train_fit_on_the_same_rows(whose_key):
     featurizer = Featurizer(WordsEncoder())
     data = EXAMPLES + rows(("twin-a", "twin-b"))
     train = np.array([r.get("published", "") < "2013" for r in data])
-    fast = FoldFitter(data, featurizer(data)).fit(train, name="before 2013")
-    slow = fit([r for r, t in zip(data, train, strict=True) if t], featurizer, sources={}, encoder_name="x")
+    own = OwnershipModel.fit(WordsEncoder().encode) if whose_key else None
+    fast = FoldFitter(data, featurizer(data), own=own).fit(train, name="before 2013")
+    slow = fit([r for r, t in zip(data, train, strict=True) if t], featurizer, sources={}, encoder_name="x",
+               ownership=whose_key)
+    assert fast.features == slow.features and len(slow.w) == len(slow.features)
+    assert (slow.own is not None) == whose_key and (not whose_key or np.allclose(fast.own.w, slow.own.w))
     assert np.allclose(fast.w, slow.w, atol=1e-6) and abs(fast.b - slow.b) < 1e-6
     assert abs(fast.threshold - slow.threshold) < 1e-9
     assert fast.pos.shape == slow.pos.shape and fast.neg.shape == slow.neg.shape
@@ -152,6 +158,14 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, args, why):
                                       *args])
     assert result.exit_code == 2, result.output
     assert why in result.output and result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_whose_key_without_folds_is_one_line_exit_2(tmp_path):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows(("twin", "twin"))))
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "eval", str(data), "--whose-key"])
+    assert result.exit_code == 2 and result.output == "Error: --whose-key needs --folds (a fitted head carries its " \
+        "own features: train --whose-key)\n", result.output
 
 
 def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():

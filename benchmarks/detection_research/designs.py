@@ -13,7 +13,7 @@ from sentence_head import (POSITIVE_CLASS, SentenceModel, doc_features, ownershi
                            read_sentences)
 
 HEADLINE = "supply_chain_cert_compromise"
-SENTENCES = HERE / "sentences.jsonl"
+SENTENCES = HERE.parents[1] / "classifiers" / "data" / "sentences" / "ownership.jsonl"  # make_sentences.py
 
 
 def _sig(z):

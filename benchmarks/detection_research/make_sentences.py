@@ -1,4 +1,4 @@
-"""Build sentences.jsonl: project-written, sentence-level training data for the headline label.
+"""Build classifiers/data/sentences/ownership.jsonl (read by classifiers/ownership.py): project-written, sentence-level training data for the headline label.
 
 Every sentence here was written for this project (fictional vendors, products and groups); none is
 taken from any news article. Classes:
@@ -264,7 +264,7 @@ def build() -> list[dict[str, str]]:
 
 
 if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else "sentences.jsonl"
+    out = sys.argv[1] if len(sys.argv) > 1 else "../../classifiers/data/sentences/ownership.jsonl"
     rows = build()
     with open(out, "w", encoding="utf-8") as fh:
         for r in rows:

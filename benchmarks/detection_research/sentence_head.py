@@ -7,7 +7,7 @@ Pieces (pure numpy + scikit-learn at fit time; numpy only at scoring time):
   compromised"), about attacker-obtained certificates ("bought", "self-signed", "front company"), about
   validation flaws, and about negation ("no", "not", "without") near the artefact.
 * :class:`SentenceModel` - logistic regression on [sentence embedding, ownership cues], trained on the
-  project-written sentences (classifiers/data/sentences.jsonl: class ``legit_party_compromise`` against
+  project-written sentences (classifiers/data/sentences/ownership.jsonl: class ``legit_party_compromise`` against
   the four others), optionally with multiple-instance sentences from labelled documents.
 * :func:`doc_features` - a document's score profile: best / top-2 sentence probability among sentences
   that name a signing artefact, the title's, how many sentences clear 0.5, best attacker-obtained cue.
