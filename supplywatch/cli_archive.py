@@ -152,7 +152,10 @@ def search(env: Env, query: str, limit: int, label: str | None, min_score: float
         echo_json(rows)
         return
     if as_csv:
-        echo_csv(rows, ["id", "published", "source", "title", "url", "snippet", "rank"])
+        # follow_up: why an article that never restates the theft carries the label; impact (with --supplier): the
+        # path by which the document reaches that supplier -- what a spreadsheet of hits is read for
+        echo_csv(rows, ["id", "published", "source", "title", "url", "snippet", "rank", "follow_up"]
+                 + (["impact"] if supplier else []))
         return
     if not rows:
         click.echo("No matches.")

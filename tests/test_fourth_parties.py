@@ -8,6 +8,8 @@ Hooli use Orion in an affected, an unaffected and an unknown version; Globex use
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -230,6 +232,8 @@ def test_paths_everywhere_the_user_looks(built, tmp_path):
     hits = run("--db", built, "search", "backdoor", "--supplier", "Acme").stdout
     assert "SolarWinds Orion backdoored" in hits and f"affected: {ORION_PATH}" in hits
     assert "No matches." in run("--db", built, "search", "backdoor", "--supplier", "Initech").stdout
+    table = list(csv.DictReader(io.StringIO(run("--db", built, "search", "backdoor", "--supplier", "Acme", "--csv").stdout)))
+    assert [r["impact"] for r in table if "SolarWinds Orion backdoored" in r["title"]] == [f"affected: {ORION_PATH}"]
 
     feed = tmp_path / "alerts.xml"
     run("--db", built, "feed", "--out", str(feed), "--supplier", "Globex")

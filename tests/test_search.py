@@ -238,7 +238,7 @@ def test_csv_has_header_and_neutralises_formulas(tmp_path):
     result = invoke("--db", path, "search", "stolen", "--csv", "--limit", "50")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.output)))
-    assert rows[0] == ["id", "published", "source", "title", "url", "snippet", "rank"]
+    assert rows[0] == ["id", "published", "source", "title", "url", "snippet", "rank", "follow_up"]
     body = {row[0]: row for row in rows[1:]}
     assert len(body) == len(titles)
     got = sorted(body[str(i + 1)][3] for i in range(len(titles)))
