@@ -25,46 +25,13 @@ from typing import Any
 
 import numpy as np
 
-_ART = (r"(?:certificates?|certs?|code[- ]?signing|signing[- ]keys?|private keys?|keys?|signatures?|signed|signing|"
-        r"root ca|certificate authorit(?:y|ies))")
-LEGIT_OWNER = re.compile("|".join([
-    r"\b(?:stolen|taken|lifted|swiped|exfiltrated|extracted) from\b",
-    r"\bbelong(?:ing|s|ed)? to\b",
-    r"\b\w+['’]s (?:own |valid |legitimate |genuine |official |trusted )*(?:code[- ]signing |digital |signing |"
-    r"private |authenticode |firmware |platform |root |token[- ]signing )*" + _ART,
-    r"\b(?:valid|legitimate|genuine|official|trusted|own)\s+(?:digital\s+)?(?:signature|certificate)s?\b",
-    r"\b(?:build|update|signing|release|download|distribution)[- ](?:servers?|systems?|infrastructure|mechanism|"
-    r"channel|pipeline|environment|service|process|servers)\b",
-    r"\b(?:trojani[sz]ed|backdoored|tampered|poisoned|compromised|malicious)\s+(?:\w+\s+)?(?:update|version|installer|"
-    r"build|release|package)s?\b",
-    r"\b(?:leak(?:ed|s)?|publish(?:ed)?|exposed|posted)\b.{0,40}\b(?:private|signing|master|platform|secret)\s+keys?\b",
-    r"\b(?:private|signing|master|platform|secret)\s+keys?\b.{0,40}\b(?:leak(?:ed)?|exposed|stolen|extracted|cracked)\b",
-    r"\bissu(?:e|ed|ing)\b.{0,30}\b(?:fraudulent|rogue|unauthori[sz]ed|fake)\b",
-    r"\b(?:fraudulent|rogue|unauthori[sz]ed)\s+(?:digital\s+|ssl\s+|tls\s+)?certificates?\b",
-]), re.I)
-ATTACKER_OWNER = re.compile(
-    r"\b(?:bought|buy(?:s|ing)?|purchas(?:ed|e|ing)|paid for|self[- ]signed|front compan(?:y|ies)|shell compan(?:y|ies)|"
-    r"fake compan(?:y|ies)|fake identit(?:y|ies)|false (?:name|identit(?:y|ies))|registered (?:a|under|in the name)|"
-    r"newly (?:registered|created)|under(?:ground)? (?:market|forum)s?|free (?:tls |ssl )?certificates?|let'?s encrypt)\b",
-    re.I)
-VALIDATION = re.compile(
-    r"\b(?:expir(?:ed|y|es|ation)|validat(?:e|es|ion|ing)|verif(?:y|ies|ication|ying)|pinning|padding oracle|"
-    r"openssl|tls librar(?:y|ies)|ssl librar(?:y|ies)|man[- ]in[- ]the[- ]middle|distrust|audit|policy|"
-    r"(?:flaw|bug|vulnerability|weakness) in)\b", re.I)
-NEGATION = re.compile(
-    r"\b(?:no|not|never|without|nor|neither|none|denied|den(?:y|ies)|unaffected|n['’]t)\b", re.I)
-ARTEFACT = re.compile(_ART, re.I)
+# The cues moved into the product (classifiers/ownership.py) unchanged; read from there.
+from supplywatch.classifiers.ownership import (ARTEFACT, ATTACKER_OWNER, LEGIT_OWNER, NEGATION,  # noqa: E402,F401
+                                               VALIDATION)
+from supplywatch.classifiers.ownership import cues as ownership_cues  # noqa: E402,F401
 
 CUE_NAMES = ("legit_owner", "attacker_owner", "validation", "negation", "artefact")
 POSITIVE_CLASS = "legit_party_compromise"
-
-
-def ownership_cues(sentence: str) -> np.ndarray:
-    """(legit-owner, attacker-owner, validation, negation-near-artefact, artefact) indicators."""
-    art = ARTEFACT.search(sentence) is not None
-    neg = art and NEGATION.search(sentence) is not None
-    return np.array([LEGIT_OWNER.search(sentence) is not None, ATTACKER_OWNER.search(sentence) is not None,
-                     VALIDATION.search(sentence) is not None, neg, art], dtype=np.float32)
 
 
 def read_sentences(path: str | Path) -> list[dict[str, Any]]:
