@@ -562,8 +562,8 @@ def override_scrapy_settings(pairs: list[str]) -> None:
     def patched(options: dict[str, Any]) -> dict[str, Any]:
         return {**original(options), **extra}
 
-    def patched_multi(options: dict[str, Any], sources: int) -> dict[str, Any]:  # applied after the above
-        return {**original_multi(options, sources), **extra}
+    def patched_multi(base: dict[str, Any], options: dict[str, Any], sources: int) -> dict[str, Any]:
+        return {**original_multi(base, options, sources), **extra}
 
     runner.scrapy_settings, multi.one_crawler_settings = patched, patched_multi
 

@@ -10,11 +10,21 @@ in a 1,000-source crawl). Here the timed call fires ``d`` only if nothing has.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.utils.defer import maybe_deferred_to_future
 
 
 class HTTPDownloadHandler(HTTP11DownloadHandler):
+    def __init__(self, crawler: Any):
+        super().__init__(crawler)
+        # One crawler fetches for every source (crawlers/multi.py), each source with concurrent_per_host of its
+        # own: keep as many connections to a host open for reuse as they may use together, as the crawlers of a
+        # crawler per source did. Scrapy keeps concurrent_per_host; a source on a shared host then opened a new
+        # connection for most of its requests (2,364 connects for 3,000 pages in the benchmark).
+        self._pool.maxPersistentPerHost *= max(1, crawler.settings.getint("SUPPLYWATCH_SOURCES", 1))
+
     async def close(self) -> None:
         from twisted.internet import reactor
 

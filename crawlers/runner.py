@@ -110,7 +110,7 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
     spider = None
     failures: list[str] = []
     try:
-        process = CrawlerProcess({**scrapy_settings(options), **one_crawler_settings(options, len(jobs))})
+        process = CrawlerProcess(one_crawler_settings(scrapy_settings(options), options, len(jobs)))
         crawler = process.create_crawler(AllSourcesSpider)
         d = process.crawl(crawler, jobs=jobs, now=now, options=options, pool=pool, writer=writer)
         d.addErrback(lambda f: failures.append(f"{f.type.__name__}: {f.value}"))

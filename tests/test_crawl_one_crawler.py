@@ -1,0 +1,82 @@
+"""One Scrapy crawler fetches for every source (crawlers/multi.py); politeness, duplicates and health stay per source."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from tests.conftest import static
+
+PAGE = ("<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
+        + "<p>A supplier disclosed a breach of its build systems; customers are asked to rotate their keys. " * 4
+        + "</p></article></body></html>")
+
+
+def rss(base: str, paths: list[str]) -> str:
+    items = "".join(f"<item><title>Story {p}</title><link>{base}{p}</link><guid>{base}{p}</guid>"
+                    f"<pubDate>Mon, 06 Jan 2025 10:00:00 GMT</pubDate><description>About {p}.</description></item>"
+                    for p in paths)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+
+
+def page(title: str) -> Any:
+    return static(PAGE.format(t=title), "text/html; charset=utf-8")
+
+
+def test_sources_share_one_crawler_but_not_their_duplicates(server, crawl):
+    """Three sources on one host: robots.txt is asked once (one crawler), a page two sources link is fetched
+    for each of them (as when each source had its own crawler), and each source keeps its own
+    health (c's feed is missing: 404)."""
+    server.routes["/robots.txt"] = static("User-agent: *\nAllow: /\n", "text/plain")
+    server.routes["/shared.html"] = page("Shared")
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}.html"] = page(f"Own {name}")
+    server.routes["/a.xml"] = static(rss(server.base, ["/a.html", "/shared.html"]))
+    server.routes["/b.xml"] = static(rss(server.base, ["/b.html", "/shared.html"]))
+    reports = crawl([{"name": n, "kind": "feed", "url": server.url(f"/{n}.xml")} for n in ("a", "b", "c")],
+                    obey_robots=True)
+    hits = Counter(server.hits)
+    assert hits["/robots.txt"] == 1, hits
+    assert hits["/shared.html"] == 2, hits
+    assert reports["a"]["status"] == reports["b"]["status"] == "ok" and reports["c"]["status"] == "gone", reports
+    # Each source found both of its entries; the store keeps one document per canonical URL (the first source's).
+    assert sorted((r["new"], r["unchanged"]) for n, r in reports.items() if n != "c") == [(1, 1), (2, 0)], reports
+    titles = sorted(d["title"] for d in crawl.documents())
+    assert titles == ["Story /a.html", "Story /b.html", "Story /shared.html"]
+    for name in ("a", "b"):
+        assert crawl.health(name)["last_status"] == "ok"
+    assert crawl.health("c")["last_status"] == "gone"
+
+
+def test_each_source_has_its_own_download_slot(server, crawl):
+    """concurrent_per_host = 1 holds per source: one page of a source in flight at a time, and the other
+    source's pages on the same host are fetched meanwhile, not queued behind them."""
+    lock = threading.Lock()
+    now: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+
+    def slow(name: str, i: int) -> Any:
+        def route(handler: Any) -> tuple[int, dict[str, str], bytes]:
+            with lock:
+                now[name] += 1
+                now["all"] += 1
+                most[name] = max(most[name], now[name])
+                most["all"] = max(most["all"], now["all"])
+            time.sleep(0.3)
+            with lock:
+                now[name] -= 1
+                now["all"] -= 1
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.format(t=f"{name} {i}").encode()
+        return route
+
+    for name in ("a", "b"):
+        paths = [f"/{name}/{i}.html" for i in range(4)]
+        for i, path in enumerate(paths):
+            server.routes[path] = slow(name, i)
+        server.routes[f"/{name}.xml"] = static(rss(server.base, paths))
+    reports = crawl([{"name": n, "kind": "feed", "url": server.url(f"/{n}.xml")} for n in ("a", "b")],
+                    obey_robots=False, autothrottle=False, concurrent_per_host=1, concurrent_requests=1)
+    assert {n: (r["status"], r["new"]) for n, r in reports.items()} == {"a": ("ok", 4), "b": ("ok", 4)}
+    assert most["a"] == most["b"] == 1 and most["all"] == 2, most
