@@ -2,7 +2,7 @@
 
 Twisted's reactor cannot be restarted within a process, so each crawl runs in a forked child:
 the CLI, the demo and the tests can crawl as often as they like. The child opens the store
-itself and sends back one report per source.
+itself and sends back one report per source. All sources share one Scrapy crawler (crawlers/multi.py).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def scrapy_settings(options: dict[str, Any]) -> dict[str, Any]:
         "LOG_INSTALL_ROOT_HANDLER": False,
         "TWISTED_DNS_RESOLVER": "supplywatch.crawlers.safety.PrivateAddressResolver",
         # Scrapy's own, without the close race that logs an AlreadyCalledError traceback per source in big crawls.
+        "DOWNLOADER": "supplywatch.crawlers.handlers.SlotDownloader",  # concurrent_per_host, really (handlers.py)
         "DOWNLOAD_HANDLERS": {"http": "supplywatch.crawlers.handlers.HTTPDownloadHandler",
                               "https": "supplywatch.crawlers.handlers.HTTPDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {

@@ -7,6 +7,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from supplywatch.crawlers.kinds import KINDS, SourceKind, register
+from supplywatch.crawlers.spiders import FeedSpider
 from tests.conftest import static
 
 PAGE = ("<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
@@ -51,8 +53,9 @@ def test_sources_share_one_crawler_but_not_their_duplicates(server, crawl):
 
 
 def test_each_source_has_its_own_download_slot(server, crawl):
-    """concurrent_per_host = 1 holds per source: one page of a source in flight at a time, and the other
-    source's pages on the same host are fetched meanwhile, not queued behind them."""
+    """concurrent_per_host = 1 holds per source: one page of a source in flight at a time (Scrapy's own
+    downloader started 2 at once here: crawlers/handlers.py SlotDownloader), and the other source's pages
+    on the same host are fetched meanwhile, not queued behind them."""
     lock = threading.Lock()
     now: Counter[str] = Counter()
     most: Counter[str] = Counter()
@@ -77,6 +80,34 @@ def test_each_source_has_its_own_download_slot(server, crawl):
             server.routes[path] = slow(name, i)
         server.routes[f"/{name}.xml"] = static(rss(server.base, paths))
     reports = crawl([{"name": n, "kind": "feed", "url": server.url(f"/{n}.xml")} for n in ("a", "b")],
-                    obey_robots=False, autothrottle=False, concurrent_per_host=1, concurrent_requests=1)
+                    obey_robots=False, autothrottle=False, concurrent_per_host=1, concurrent_requests=3)
     assert {n: (r["status"], r["new"]) for n, r in reports.items()} == {"a": ("ok", 4), "b": ("ok", 4)}
     assert most["a"] == most["b"] == 1 and most["all"] == 2, most
+
+
+class BrokenPageSpider(FeedSpider):
+    """A feed spider with a bug on one page (a kind registered by the test below only)."""
+
+    async def parse_page(self, response: Any, entry: Any):  # noqa: ANN201
+        if response.url.endswith("/bug.html"):
+            raise RuntimeError("a bug in our own parsing")
+        async for out in super().parse_page(response, entry):
+            yield out
+
+
+def test_a_bug_in_one_sources_parsing_is_its_internal_error_only(server, crawl):
+    register(SourceKind("broken-page", f"{__name__}:BrokenPageSpider"))
+    try:
+        for path in ("/ok.html", "/bug.html", "/other.html"):
+            server.routes[path] = page(path)
+        server.routes["/broken.xml"] = static(rss(server.base, ["/ok.html", "/bug.html"]), headers={"ETag": '"v2"'})
+        server.routes["/fine.xml"] = static(rss(server.base, ["/other.html"]))
+        reports = crawl([{"name": "broken", "kind": "broken-page", "url": server.url("/broken.xml")},
+                         {"name": "fine", "kind": "feed", "url": server.url("/fine.xml")}], obey_robots=False)
+    finally:
+        KINDS.pop("broken-page")
+    assert reports["fine"]["status"] == "ok" and reports["fine"]["new"] == 1, reports
+    broken = reports["broken"]
+    assert broken["status"] == "parse_error" and broken["new"] == 1, broken
+    assert any(w.startswith(f"internal error on {server.base}/bug.html: RuntimeError(") for w in broken["warnings"])
+    assert crawl.health("broken")["etag"] is None  # not kept: the next crawl fetches the whole feed again
