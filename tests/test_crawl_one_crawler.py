@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from supplywatch import config as configuration
+from supplywatch.crawlers import StoreSink, run_crawl
 from supplywatch.crawlers.kinds import KINDS, SourceKind, register
 from supplywatch.crawlers.spiders import FeedSpider
-from tests.conftest import static
+from supplywatch.store import Store
+from tests.conftest import static, write_config
 
 PAGE = ("<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
         + "<p>A supplier disclosed a breach of its build systems; customers are asked to rotate their keys. " * 4
@@ -111,3 +116,37 @@ def test_a_bug_in_one_sources_parsing_is_its_internal_error_only(server, crawl):
     assert broken["status"] == "parse_error" and broken["new"] == 1, broken
     assert any(w.startswith(f"internal error on {server.base}/bug.html: RuntimeError(") for w in broken["warnings"])
     assert crawl.health("broken")["etag"] is None  # not kept: the next crawl fetches the whole feed again
+
+
+class ThreadNotingSink(StoreSink):
+    """The store writer, also noting which thread of the crawler process called it (in a file: a forked child)."""
+
+    def __init__(self, db_path: str, log: Path):
+        super().__init__(db_path)
+        self.log = str(log)
+
+    def write(self, documents: Any, outcome: Any) -> Any:
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"source": outcome.source, "thread": threading.current_thread().name}) + "\n")
+        return super().write(documents, outcome)
+
+
+def test_sources_are_written_off_the_reactor_thread_and_counted_once_each(tmp_path, server, db_path):
+    """(From branch issue-13-crawl.) Each source is handed to the sink once, on the writer thread, and the
+    progress callback ticks once per source written."""
+    names = ["one", "two", "three"]
+    for name in names:
+        server.routes[f"/{name}.xml"] = static(rss(server.base, [f"/{name}.html"]))
+    cfg = configuration.load(write_config(tmp_path / "c.toml", [{"name": n, "url": server.url(f"/{n}.xml")}
+                                                                for n in names], fetch_pages=False))
+    log, ticks = tmp_path / "sink.jsonl", []
+    with Store.open(db_path) as store:
+        store.sync_sources(cfg.sources)
+    reports = run_crawl(db_path, cfg.sources, cfg.crawl, sink=ThreadNotingSink(db_path, log),
+                        progress=lambda done, total: ticks.append((done, total)))
+    assert sorted(r["source"] for r in reports if r["status"] == "ok") == sorted(names)
+    handed = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    assert sorted(h["source"] for h in handed) == sorted(names)
+    # The reactor runs on the crawler process's main thread; the writes on the one writer thread.
+    assert {h["thread"] for h in handed} == {"supplywatch-store_0"}
+    assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]  # the rate-limited sources first (none), then one a source
