@@ -569,12 +569,17 @@ def override_scrapy_settings(pairs: list[str]) -> None:
             extra[key] = json.loads(value)
         except ValueError:
             extra[key] = value
-    original = runner.scrapy_settings
+    from supplywatch.crawlers import multi
 
-    def patched(options: dict[str, Any], db_path: str) -> dict[str, Any]:
-        return {**original(options, db_path), **extra}
+    original, original_multi = runner.scrapy_settings, multi.one_crawler_settings
 
-    runner.scrapy_settings = patched
+    def patched(options: dict[str, Any]) -> dict[str, Any]:
+        return {**original(options), **extra}
+
+    def patched_multi(base: dict[str, Any], options: dict[str, Any], sources: int) -> dict[str, Any]:
+        return {**original_multi(base, options, sources), **extra}
+
+    runner.scrapy_settings, multi.one_crawler_settings = patched, patched_multi
 
 
 def install_profiler(path: Path) -> None:

@@ -15,7 +15,6 @@ an ``async def start()``; and :class:`GuardedScheduler`, since errors in its sch
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from scrapy_redis.spiders import RedisSpider
 from supplywatch.store import CrawlError, Document, utcnow
 
 from .kinds import KINDS
+from .multi import outputs as _outputs
 from .redis_queue import Keys, RedisSink, ack, heartbeat, pending, reclaim, report_error
 
 log = logging.getLogger("supplywatch.crawl")
@@ -41,22 +41,6 @@ SOURCE_CALLBACKS = {"FeedSpider": "parse_feed", "AdvisorySpider": "parse_index",
 
 def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-async def _outputs(result: Any) -> Any:
-    """A callback's outputs, whether it returned a list, a generator or an async generator."""
-    if result is None:
-        return
-    if inspect.isasyncgen(result):
-        async for out in result:
-            yield out
-    elif inspect.iscoroutine(result):
-        value = await result
-        async for out in _outputs(value):
-            yield out
-    else:
-        for out in result:
-            yield out
 
 
 class DistributedSpider(RedisSpider):
@@ -247,7 +231,6 @@ def worker_settings(base: dict[str, Any], redis_url: str, keys: Keys, max_idle: 
         # sources spread over the workers; their pages go through the shared queue anyway.
         "REDIS_START_URLS_BATCH_SIZE": 4,
         "ITEM_PIPELINES": {},  # documents go out in DistributedSpider.forward
-        "SUPPLYWATCH_SINK": None,
     }
 
 
@@ -269,7 +252,7 @@ def run_worker(redis_url: str, keys: Keys, options: dict[str, Any], *, worker_id
     GuardedScheduler.error = None
     pool = PagePool(options["extract_workers"])
     try:
-        process = CrawlerProcess(worker_settings(scrapy_settings(options, None), redis_url, keys, max_idle))
+        process = CrawlerProcess(worker_settings(scrapy_settings(options), redis_url, keys, max_idle))
         crawler = process.create_crawler(DistributedSpider)
         failures: list[str] = []
         d = process.crawl(crawler, keys=keys, worker_id=worker_id, options=options, pool=pool)

@@ -2,7 +2,7 @@
 
 Twisted's reactor cannot be restarted within a process, so each crawl runs in a forked child:
 the CLI, the demo and the tests can crawl as often as they like. The child opens the store
-itself and sends back one report per source.
+itself and sends back one report per source. All sources share one Scrapy crawler (crawlers/multi.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from supplywatch.store import CrawlError, FetchOutcome, Store, models, utcnow
 log = logging.getLogger("supplywatch.crawl")
 
 
-def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
+def scrapy_settings(options: dict[str, Any]) -> dict[str, Any]:
     """Scrapy settings from the ``[crawl]`` options."""
     return {
         "BOT_NAME": "supplywatch",
@@ -51,6 +51,7 @@ def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
         "LOG_INSTALL_ROOT_HANDLER": False,
         "TWISTED_DNS_RESOLVER": "supplywatch.crawlers.safety.PrivateAddressResolver",
         # Scrapy's own, without the close race that logs an AlreadyCalledError traceback per source in big crawls.
+        "DOWNLOADER": "supplywatch.crawlers.handlers.SlotDownloader",  # concurrent_per_host, really (handlers.py)
         "DOWNLOAD_HANDLERS": {"http": "supplywatch.crawlers.handlers.HTTPDownloadHandler",
                               "https": "supplywatch.crawlers.handlers.HTTPDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {
@@ -59,8 +60,6 @@ def scrapy_settings(options: dict[str, Any], sink: Any) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "supplywatch.crawlers.middlewares.RetryAfterMiddleware": 550,
         },
-        "ITEM_PIPELINES": {"supplywatch.crawlers.pipeline.StorePipeline": 300},
-        "SUPPLYWATCH_SINK": sink,
         "SUPPLYWATCH_PRIVATE_ALLOWLIST": list(options["private_allowlist"]),
         "SUPPLYWATCH_RETRY_AFTER_MAX": options["retry_after_max"],
     }
@@ -84,7 +83,8 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
            sink: Any, notify: Any = None) -> list[dict[str, Any]]:
     from scrapy.crawler import CrawlerProcess
 
-    from .kinds import KINDS
+    from .multi import AllSourcesSpider, one_crawler_settings
+    from .pipeline import SourceWriter
     from .sink import StoreSink
     from .workers import PagePool
 
@@ -107,24 +107,27 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
         notify(len(reports))  # the rate-limited sources are done already
         sink = _Counting(sink, notify, len(reports))
     pool = PagePool(options["extract_workers"])
+    writer = SourceWriter(sink)  # its thread starts after the pool's workers forked
+    spider = None
+    failures: list[str] = []
     try:
-        process = CrawlerProcess(scrapy_settings(options, sink))
-        crawlers = []
-        failures: dict[str, str] = {}
-        for source, state, known in jobs:
-            crawler = process.create_crawler(KINDS[source["kind"]].spider_class())
-            d = process.crawl(crawler, source=source, state=state, known=known, now=now, options=options, pool=pool)
-            d.addErrback(lambda f, name=source["name"]: failures.__setitem__(name, f"{f.type.__name__}: {f.value}"))
-            crawlers.append((source, crawler))
+        process = CrawlerProcess(one_crawler_settings(scrapy_settings(options), options, len(jobs)))
+        crawler = process.create_crawler(AllSourcesSpider)
+        d = process.crawl(crawler, jobs=jobs, now=now, options=options, pool=pool, writer=writer)
+        d.addErrback(lambda f: failures.append(f"{f.type.__name__}: {f.value}"))
         process.start()
+        spider = crawler.spider
     finally:
+        writer.close()
         pool.close()
-    for source, crawler in crawlers:
-        report = crawler.spider.report if crawler.spider is not None else None
-        if report is None or report.get("status") == "not_run" or source["name"] in failures:
-            error = failures.get(source["name"], "the spider did not run")
-            log.error("%s: %s", source["name"], error)
-            report = {"source": source["name"], "kind": source["kind"], "status": "crawl_error", "error": error}
+    for source, _, _ in jobs:
+        name = source["name"]
+        report = spider.report(name) if spider is not None else None
+        if report is None or report.get("status") == "not_run":
+            error = (spider.failures.get(name) if spider is not None else None) or (
+                failures[0] if failures else "the spider did not run")
+            log.error("%s: %s", name, error)
+            report = {"source": name, "kind": source["kind"], "status": "crawl_error", "error": error}
         reports.append(report)
     return reports
 

@@ -3,6 +3,9 @@
 A spider's documents and its fetch outcome (ETag, health) are handed over together, once per source,
 so a sink can keep them in one transaction. This is the seam a distributed crawl plugs into: a sink
 that queues the documents for a central writer instead of opening the database itself.
+
+The crawler calls ``write`` on its writer thread (crawlers/pipeline.py), never on the reactor thread,
+and one call at a time: a sink needs no locking, but must not use a connection made on another thread.
 """
 
 from __future__ import annotations

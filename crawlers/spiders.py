@@ -1,5 +1,9 @@
 """The Scrapy spiders, one instance per configured source: feeds, advisory indexes, CSAF feeds.
 
+They run inside one crawler for all sources (crawlers/multi.py, or the distributed worker), which calls
+each source's spider with that source's responses and counts an exception in its callbacks as the
+source's internal error (``callback_errors``).
+
 Each spider fetches its source, turns what it finds into :class:`store.Document` items, and keeps
 an outcome (status, HTTP status, validators, warnings) that the pipeline stores with the items.
 A failure is classified and recorded here; it never stops the other sources' spiders.
@@ -111,16 +115,6 @@ class SourceSpider(scrapy.Spider):
         self.skipped_known = 0
         self.callback_errors = 0
         self.report: dict[str, Any] = {"source": source["name"], "kind": source["kind"], "status": "not_run"}
-
-    @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._on_error, signal=scrapy.signals.spider_error)
-        return spider
-
-    def _on_error(self, failure: Failure, response: Any, spider: Any) -> None:
-        self.callback_errors += 1
-        self.warn(f"internal error on {response.url}: {failure.value!r}")
 
     # -- outcome -----------------------------------------------------------------------------
 
