@@ -283,10 +283,7 @@ class Pipeline:
 
     def run(self, *, crawl_sources: bool = True, digest_now: bool = False, now: Any = None,
             report: Any = None) -> dict[str, Any]:
-        """One round, under the run lock: crawl, cluster, classify, match suppliers, then yesterday's digest when due.
-
-        Clustering comes before classifying so that a new document clustered into the story of an incident's
-        member is labelled as that incident's follow-up (:mod:`supplywatch.classifiers.incidents`).
+        """One round, under the run lock: crawl, classify, cluster, match suppliers, then yesterday's digest when due.
 
         Each step runs even if an earlier one failed (a dead source or SMTP server must not stop the
         archive growing); the failures are raised together at the end as one error, so cron sees a
@@ -318,8 +315,8 @@ class Pipeline:
                 failure = crawl_failure(done["crawl"]) if isinstance(done["crawl"], list) else None
                 if failure is not None:
                     errors.append(f"crawl: {failure}")
-            step("cluster", self.cluster)
             step("classify", self.enqueue_classify if scaled else self.classify)
+            step("cluster", self.cluster)
             step("suppliers", self.match_suppliers)
             day, due = digest_due(self.config, now)
             if not (due or digest_now):
