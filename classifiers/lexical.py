@@ -17,7 +17,9 @@ ARTEFACT = re.compile(
     re.I,
 )
 COMPROMISE = re.compile(
-    r"\b(stole|stolen|steal(?:ing|s)?|theft|leak(?:ed|s|ing)?|exposed?|compromis(?:e|ed|es|ing)|hijack(?:ed)?|"
+    # "indicators of compromise" are what defenders hunt for, not a compromise (guard.TAKEN says why)
+    r"\b(stole|stolen|steal(?:ing|s)?|theft|leak(?:ed|s|ing)?|exposed?|"
+    r"(?<!indicators of )(?<!indicator of )compromis(?:e|ed|es|ing)|hijack(?:ed)?|"
     r"forg(?:e|ed|ing|ery)|fraudulent(?:ly)?|rogue|misused?|abus(?:e|ed|ing)|counterfeit|spoof(?:ed|ing)?|"
     r"breach(?:ed)?|hack(?:ed|ers?)|publish(?:ed)? (?:its|their|the) (?:private )?keys?|extract(?:ed|able)|"
     r"cracked|revok(?:e|ed|ing)|trojani[sz]ed|backdoor(?:ed)?|tampered|malicious (?:update|version|installer))",

@@ -15,6 +15,7 @@ STATED = [
     "We cannot rule out that the signing credentials were misused, so we treat the certificate as compromised.",
     "It is possible that the attackers may have accessed the private key of the site's TLS certificate.",
     "Researchers found a fake certificate for the messaging service issued by the breached authority.",
+    "Certs stolen from the game maker were used to sign the loader.",
 ]
 NOT_STATED = [
     ("The leaked source code contained no signing keys, the company said.", "negated"),
@@ -31,6 +32,10 @@ NOT_STATED = [
     ("Certificate transparency logs are leaking internal hostnames, a researcher warns.", "no-artefact"),
     ("The vendor rotated its certificate as part of routine maintenance.", "no-compromise"),
     ("A malicious package stole secrets from developers' build servers.", "no-compromise"),
+    # indicators of compromise are no compromise: a 20,000-article backfill of real headlines flagged 40% of its
+    # articles on sentences like the first
+    ("CERT-In published indicators of compromise and detection rules for defenders in energy.", "no-compromise"),
+    ("The signing certificate's indicators of compromise were shared with customers.", "no-compromise"),
 ]
 
 
