@@ -159,34 +159,36 @@ def main(argv: list[str] | None = None) -> int:
         print("clean backfill ...", file=sys.stderr)
         results["clean"] = clean = backfill(cfg, clean_db, args.chunk)
         print(json.dumps(clean), file=sys.stderr)
-        if args.clean_only:
-            results["loadavg_end"] = os.getloadavg()
-            report(results)
-            if args.json:
-                Path(args.json).write_text(json.dumps(results, indent=2, default=str), "utf-8")
-            return 0 if clean["exit"] == 0 else 1
-        cut_db = work / "interrupted.db"
-        prepare(cfg, cut_db)
-        runs = []
-        for kill_when in (("select count(*) from documents", len(rows) // 4),
-                          ("select count(distinct document_id) from labels", len(rows) // 2), None):
-            print(f"interrupted backfill, kill at {kill_when} ...", file=sys.stderr)
-            runs.append(backfill(cfg, cut_db, args.chunk, kill_when))
-            print(json.dumps(runs[-1]), file=sys.stderr)
-        while runs[-1]["exit"] != 0 and len(runs) < 6:
-            runs.append(backfill(cfg, cut_db, args.chunk))
-        results["interrupted"] = runs
+        if not args.clean_only:
+            results["interrupted"] = runs = interrupted(cfg, work / "interrupted.db", args.chunk, len(rows))
         results["loadavg_end"] = os.getloadavg()
-    a, b = snapshot(clean_db), snapshot(cut_db)
-    same = {k: a[k] == b[k] for k in ("documents", "labels", "stories", "matches")}
-    results["identical"] = same
-    results["sizes"] = {k: len(a[k]) for k in ("documents", "labels", "stories", "matches")}
-    results["labelled_twice"] = [a["labelled_twice"], b["labelled_twice"]]
+    ok = clean["exit"] == 0
+    if not args.clean_only:
+        a, b = snapshot(clean_db), snapshot(work / "interrupted.db")
+        same = {k: a[k] == b[k] for k in ("documents", "labels", "stories", "matches")}
+        results["identical"] = same
+        results["sizes"] = {k: len(a[k]) for k in ("documents", "labels", "stories", "matches")}
+        results["labelled_twice"] = [a["labelled_twice"], b["labelled_twice"]]
+        ok = ok and runs[-1]["exit"] == 0 and all(same.values())
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str), "utf-8")
-    ok = clean["exit"] == 0 and runs[-1]["exit"] == 0 and all(same.values())
     return 0 if ok else 1
+
+
+def interrupted(cfg: Path, cut_db: Path, chunk: int, articles: int) -> list[dict[str, Any]]:
+    """Backfill into ``cut_db``, SIGKILLed once a quarter of the documents are stored and once half are labelled,
+    then called again until it exits 0 (at most six runs in all)."""
+    prepare(cfg, cut_db)
+    runs = []
+    for kill_when in (("select count(*) from documents", articles // 4),
+                      ("select count(distinct document_id) from labels", articles // 2), None):
+        print(f"interrupted backfill, kill at {kill_when} ...", file=sys.stderr)
+        runs.append(backfill(cfg, cut_db, chunk, kill_when))
+        print(json.dumps(runs[-1]), file=sys.stderr)
+    while runs[-1]["exit"] != 0 and len(runs) < 6:
+        runs.append(backfill(cfg, cut_db, chunk))
+    return runs
 
 
 def report(r: dict[str, Any]) -> None:

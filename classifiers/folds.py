@@ -35,8 +35,8 @@ from supplywatch.store import InputError
 
 from .evaluate import as_day, label_rows, summarise
 from .model import CATEGORIES, HEADLINE, Head, features_from_similarities
-from .ownership import OwnershipModel
-from .train import _fit_lr, fit_topics, ownership_matrix, prototype_units
+from .ownership import OwnershipModel, ownership_matrix
+from .train import _fit_lr, fit_topics, prototype_units
 
 FOLDS = ("incident", "time")
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from supplywatch.store.text import evidence_ok
 
-# A signing artefact: what, when stolen, lets someone act with a legitimate party's authority. ("indicators of
-# compromise", in TAKEN below, are what defenders hunt for, not a compromise: a 20,000-article backfill of real
-# headlines flagged 40% of its articles on "CERT-In published indicators of compromise ...". That CERT-In reads
-# as "cert" here is wrong too, but measured: reading CERT teams as no artefact cost the time split two
-# Superfish articles, one of which only qualified through "US-CERT"; left for a refit of the heads.)
+from .lexical import COMPROMISE_WORD
+
+# A signing artefact: what, when stolen, lets someone act with a legitimate party's authority. ("CERT-In" reading
+# as "cert" here is wrong, but measured: reading CERT teams as no artefact cost the time split two Superfish
+# articles, one of which only qualified through "US-CERT"; left for a refit of the heads.)
 # "certificate transparency" (public logs) is not one; bare "SAML tokens" are what a key mints.
 SIGNING = re.compile(
     r"\b(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing|signing[- ](?:keys?|certificates?|"
@@ -52,8 +52,7 @@ CHANNEL = re.compile(
 # Something happened to the artefact. "stole X from build servers" is theft *from* a channel, so
 # channels take the intrusion/tampering verbs only.
 TAKEN = re.compile(
-    r"\b(?:stole|stolen|steal(?:s|ing)?|theft|thie(?:f|ves)|leak(?:ed|s|ing)?|exposed?|exposure|"
-    r"(?<!indicators of )(?<!indicator of )compromis(?:e|ed|es|ing)|"
+    r"\b(?:stole|stolen|steal(?:s|ing)?|theft|thie(?:f|ves)|leak(?:ed|s|ing)?|exposed?|exposure|" + COMPROMISE_WORD + "|"
     r"misused?|misusing|abus(?:e|ed|ing)|hijack(?:ed|ing)?|fraudulent(?:ly)?|rogue|counterfeit|taken|copied|exfiltrat\w*|"
     r"obtained by|fell into|in the wrong hands|turned up|(?:posted|published|committed|uploaded) (?:online|publicly|to)|"
     r"public(?:ly accessible)? (?:code )?repositor(?:y|ies)|forg(?:e|ed|ing|ery)|breach(?:ed|es)?|hack(?:ed|ers?)|"
@@ -65,7 +64,7 @@ TAKEN = re.compile(
     re.I,
 )
 INTRUSION = re.compile(
-    r"\b(?:(?<!indicators of )(?<!indicator of )compromis(?:e|ed|es|ing)|breach(?:ed|es)?|hack(?:ed|ers?)|"
+    r"\b(?:" + COMPROMISE_WORD + r"|breach(?:ed|es)?|hack(?:ed|ers?)|"
     r"intrusion|intruders?|broke(?:n)? into|"
     r"infiltrat\w*|gained access|inserted|injected|planted|tamper(?:s|ed|ing)?|trojani[sz]ed|backdoor(?:ed|s)?|hijack(?:ed)?|"
     r"malicious (?:updates?|code|versions?|builds?|images?|installers?|drivers?|releases?))\b",

@@ -18,7 +18,7 @@ from supplywatch.store import ConfigError, Label, vocabulary
 
 from .features import DocFeatures
 from .ownership import FEATURES as OWN_FEATURES
-from .ownership import OwnershipModel, document_features
+from .ownership import OwnershipModel, features_of
 from .passages import pick_evidence
 
 HEADLINE = vocabulary.headline()
@@ -108,7 +108,7 @@ class Head:
     def headline(self, doc: DocFeatures) -> tuple[float, str]:
         feats, margin = headline_features(doc, self.pos, self.neg)
         if self.own is not None:
-            feats = np.concatenate([feats, document_features(doc.units, doc.emb, self.own, doc.ownership_cues)[0]])
+            feats = np.concatenate([feats, features_of(doc, self.own)])
         z = float(feats @ self.w + self.b)
         p = float(_sigmoid(np.array(self.platt[0] * z + self.platt[1])))
         return p, doc.units[evidence_index(doc, margin)]

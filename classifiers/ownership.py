@@ -126,3 +126,13 @@ def document_features(units: list[str], emb: np.ndarray, model: OwnershipModel,
     feats = np.array([ranked[0], ranked[:2].mean(), p[0] * art[0], np.log1p((gated > 0.5).sum()),
                       cue_rows[best, 1] * any_art, cue_rows[best, 3] * any_art, 1.0 - any_art], dtype=np.float64)
     return feats, gated
+
+
+def features_of(doc: Any, model: OwnershipModel) -> np.ndarray:
+    """:func:`document_features` of a featurized document (``classifiers.features.DocFeatures``)."""
+    return document_features(doc.units, doc.emb, model, doc.ownership_cues)[0]
+
+
+def ownership_matrix(docs: list[Any], model: OwnershipModel) -> np.ndarray:
+    """Each featurized document's :data:`FEATURES` (rows) under ``model``."""
+    return np.array([features_of(doc, model) for doc in docs])

@@ -18,7 +18,7 @@ import numpy as np
 
 from .features import DocFeatures, Featurizer
 from .model import CATEGORIES, HEADLINE, Head, headline_features
-from .ownership import OwnershipModel, document_features
+from .ownership import OwnershipModel, ownership_matrix
 
 SEED = 13
 
@@ -117,11 +117,6 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
     return Head(version=version, encoder=encoder_name, pos=pos, neg=neg, w=w, b=b, platt=platt,
                 threshold=threshold, cat_w=cat_w, cat_b=cat_b, cat_platt=cat_platt, cat_thresholds=cat_thr,
                 manifest=manifest, own=own)
-
-
-def ownership_matrix(feats: list[DocFeatures], own: OwnershipModel) -> np.ndarray:
-    """Each document's :data:`.ownership.FEATURES` (rows) under the sentence model ``own``."""
-    return np.array([document_features(f.units, f.emb, own, f.ownership_cues)[0] for f in feats])
 
 
 def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
