@@ -25,14 +25,13 @@ from supplywatch.store.text import evidence_ok
 
 from .lexical import COMPROMISE_WORD
 
-# A signing artefact: what, when stolen, lets someone act with a legitimate party's authority. ("CERT-In" reading
-# as "cert" here is wrong, but measured: reading CERT teams as no artefact cost the time split two Superfish
-# articles, one of which only qualified through "US-CERT"; left for a refit of the heads.)
+# A signing artefact: what, when stolen, lets someone act with a legitimate party's authority. An all-capitals
+# "CERT" ("US-CERT", "CERT-In", "the computer emergency response team (CERT)") is a response team, not a cert.
 # "certificate transparency" (public logs) is not one; bare "SAML tokens" are what a key mints.
 SIGNING = re.compile(
     r"\b(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing|signing[- ](?:keys?|certificates?|"
     r"material|credentials?|infrastructure|server|service|system)|private[- ]keys?|root (?:ca|certificates?|keys?)|"
-    r"certificate[- ]authorit(?:y|ies)|(?<![\w-])CAs?(?![\w-])|certificates?(?! transparency)|certs?\b|"
+    r"certificate[- ]authorit(?:y|ies)|(?<![\w-])CAs?(?![\w-])|certificates?(?! transparency)|(?<![\w-])(?-i:[Cc]erts?)\b|"
     r"platform keys?|secure boot keys?|(?:boot ?)?rom keys?|firmware keys?|(?:master|golden|secret|backdoor) keys?|"
     r"(?:vendor'?s|own) keys?|(?:secret |signing |private )?key material|keys? used to sign|signed (?:with|by|using)|"
     r"(?:valid|legitimate|genuine|digital) signatures?|digitally signed|"
@@ -84,6 +83,16 @@ NEAR_MISS = re.compile(
     r"(?:users?|customers?|holders?)['’]? (?:own )?private keys?)\b",
     re.I,
 )
+# Malware that steals its victims' certificates among their other data ("steals passwords, digital certificates,
+# browser history and cookies") is an information stealer, not a compromise of a signing party. Capabilities are
+# told in the present or the infinitive; a past "stole" narrates an incident and stays a compromise.
+STEALER = re.compile(r"\b(?:steal|steals|stealing|collects?|collecting|harvests?|harvesting|grabs?|grabbing)\b", re.I)
+VICTIM_DATA = re.compile(r"\b(?:passwords?|cookies|browser history|screenshots?|keystrokes|account details|audio|"
+                         r"banking credentials)\b", re.I)
+SIGNING_QUALIFIED = re.compile(r"\b(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing\b|"
+                               r"\bsigning (?:keys?|certificates?)\b", re.I)
+# An artefact named as part of a flaw's name ("the Android Master Key vulnerability") is the flaw, not a key.
+FLAW_NAME = re.compile(r"\W{0,2}\s*(?:vulnerabilit(?:y|ies)|flaws?|bugs?)\b", re.I)
 # Negations that govern the rest of their clause ("none of the leaked material could be used to tamper ...").
 STRONG_NEGATION = re.compile(r"\b(?:none|nothing|nobody|neither|no (?:evidence|indication|sign)s?|den(?:y|ies|ied))\b", re.I)
 NEGATION = re.compile(r"\b(?:no|not|never|none|nobody|nothing|neither|nor|without|cannot|can't|n't)\b|\w+n't\b", re.I)
@@ -139,9 +148,13 @@ def clause_verdict(clause: str) -> str:
         return "no-artefact"
     if NEAR_MISS.search(clause):
         return "near-miss"
+    if STEALER.search(clause) and VICTIM_DATA.search(clause) and not SIGNING_QUALIFIED.search(clause):
+        return "near-miss"
     owner = NAMED_OWNER.search(clause)
     if owner and MALWARE.search(clause) and not _governed(clause, owner.start(), NEGATION, NEG_WINDOW):
         return "yes"
+    if any(FLAW_NAME.match(clause, art.end()) for art, _ in artefacts):
+        return "flaw"  # the clause is about the flaw its artefact names
     why = "no-compromise"
     for art, verbs in artefacts:
         for hit in verbs.finditer(clause):

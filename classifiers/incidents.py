@@ -250,14 +250,20 @@ class IncidentBook:
             return inc
         return None
 
-    def open(self, doc: dict[str, Any], evidence: str) -> Incident | None:
+    def open(self, doc: dict[str, Any], evidence: str, party: str | None = None) -> Incident | None:
         """A new incident from a document flagged on its own evidence (None when no party can be named); a
-        document naming the party of an open incident joins it instead."""
+        document naming the party of an open incident joins it instead. ``party``: the owner the evidence
+        names (:func:`.explicit.explicit_owner`), used as it is; "" when the evidence describes the owner without
+        naming it ("a Taiwanese company"), so no incident opens: the title's names are the attackers' or the
+        malware's as often as the victim's, and follow-ups of a wrong party flood the results."""
         known = self.of_document(doc.get("id")) or self.follow_up_of(doc)
         if known is not None:
             self.join(known, doc)
             return known
-        names = candidate_names(doc, [str(doc.get("title") or ""), evidence], self.register)
+        if party is not None:
+            names = [party] if party else []
+        else:
+            names = candidate_names(doc, [str(doc.get("title") or ""), evidence], self.register)
         if not names:
             return None
         published = str(doc.get("published") or "")

@@ -14,6 +14,7 @@ import numpy as np
 from supplywatch.store import InputError, Label, utcnow, vocabulary
 
 from .calibration import temper
+from .explicit import explicit_evidence, explicit_owner
 from .features import MAX_UNITS
 from .guard import cap_headline, headline_guard, names_artefact, sentence_verdict
 from .incidents import IncidentBook
@@ -80,14 +81,23 @@ def _decide(doc: dict[str, Any], feats: Any, lab: Label, threshold: float, book:
     # What the reader sees is tempered by how much text there was (issue 16); decisions below use ``capped``.
     lab.score = temper(capped, units, threshold)
     passes, evidence, reason = False, -1, CAPPED if score >= threshold > capped else ""
+    party = None  # the incident's party: read from the title and evidence unless an explicit statement names it
     if capped >= threshold:
         # The head's own evidence wins among qualifying sentences: it stands in for the margins.
         result = headline_guard(units, [1.0 if u == lab.evidence else 0.0 for u in units])
         passes, evidence, reason = result.passes, result.evidence, result.reason
+    elif capped >= EXPLICIT_FLOOR * threshold:
+        # Below the threshold, a sentence that says whose key or certificate was stolen still flags (issue 10):
+        # the head scores resemblance, and plain statements of a new incident resemble its near misses.
+        evidence = explicit_evidence(units)
+        if evidence >= 0:
+            passes, reason = True, f"{EXPLICIT} (model score {score:.2f})"
+            lab.score = max(lab.score, threshold)
+            party = explicit_owner(units[evidence])
     if passes:
         lab.evidence, lab.reason = units[evidence], reason
         if book is not None:
-            book.open(doc, units[evidence])
+            book.open(doc, units[evidence], party)
         return True
     incident = book.follow_up_of(doc) if book is not None else None
     if incident is not None and _may_follow(units):
@@ -108,6 +118,11 @@ def _may_follow(units: list[str]) -> bool:
 
 
 CAPPED = "capped: no sentence names a signing artefact"
+EXPLICIT = "states whose signing artefact was compromised"
+# How far below its threshold a document with an explicit statement may score and still be flagged. Chosen on the
+# leave-one-incident-out tuning incidents (benchmarks/QUALITY.md): at 0.4 it adds four of their missed articles
+# and no false flag there; lower, it admits Heartbleed write-ups and re-told incidents.
+EXPLICIT_FLOOR = 0.4
 
 
 def seeded_book(store: Any, window_days: int | None = None) -> IncidentBook:

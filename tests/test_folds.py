@@ -174,7 +174,7 @@ def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():
     from .test_labelling_guard import ScoreHead, featurizer
 
     week = [  # one publication week; ScoreHead flags at 0.5
-        {"id": 1, "title": "Arlen code signing key stolen", "published": "2021-01-04", "score": 0.45, "labels": [HEADLINE],
+        {"id": 1, "title": "Arlen code signing key stolen", "published": "2021-01-04", "score": 0.15, "labels": [HEADLINE],
          "text": "Attackers stole the Arlen code signing key and signed malware with it."},
         {"id": 2, "title": "Brisco ships a new router", "published": "2021-01-05", "score": 0.05, "labels": [HEADLINE],
          "text": "The router has faster wireless."},
@@ -185,7 +185,8 @@ def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():
              "labels": [HEADLINE], "text": "The Treasury named the group behind it."}
     machine: list[bool] = []
     _, flags, _ = label_rows([*week, later], lambda r: ScoreHead(), featurizer, analyst=2, machine_flags=machine)
-    # the two nearest the threshold (0.45 and 0.55) take their gold answers; the far one (0.05) keeps its flag
+    # the two nearest the threshold (0.55 and 0.15: below the explicit-statement floor) take their gold answers;
+    # the far one (0.05) keeps its flag
     assert flags == [True, False, False, True] and machine == [False, False, False, True]
     # the yes opened the Arlen incident, so the next week's follow-up joins it on the machine's own
     _, alone, _ = label_rows([*week, later], lambda r: ScoreHead(), featurizer, analyst=0)

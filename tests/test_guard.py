@@ -34,7 +34,7 @@ NOT_STATED = [
     ("A malicious package stole secrets from developers' build servers.", "no-compromise"),
     # indicators of compromise are no compromise: a 20,000-article backfill of real headlines flagged 40% of its
     # articles on sentences like the first
-    ("CERT-In published indicators of compromise and detection rules for defenders in energy.", "no-compromise"),
+    ("CERT-In published indicators of compromise and detection rules for defenders in energy.", "no-artefact"),
     ("The signing certificate's indicators of compromise were shared with customers.", "no-compromise"),
 ]
 

@@ -154,9 +154,10 @@ def test_confidence_is_tempered_by_how_much_text_was_seen():
                     for i in range(20))
     short = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.95}
     full = {"title": "Acme's signing certificate stolen", "text": stated + " " + body, "score": 0.95}
-    below = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.45}
+    # below the explicit-statement floor (classifiers.labelling.EXPLICIT_FLOOR x the threshold)
+    below = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.15}
     (s, sf), (f, ff), (b, bf) = [labels[0] for labels in label_documents([short, full, below], ScoreHead(), featurizer)]
     assert sf and ff and not bf
     assert f.score == 0.95  # a full article keeps the head's score
     assert ScoreHead.threshold <= s.score < 0.7  # a title and one sentence: flagged, but not "95 %"
-    assert b.score == 0.45  # at or below the threshold nothing is tempered: no flag can appear or vanish here
+    assert b.score == 0.15  # at or below the threshold nothing is tempered: no flag can appear or vanish here

@@ -1,0 +1,105 @@
+"""Explicit statements of whose signing artefact was compromised (``classifiers.explicit``, issue 10): what
+they find among the project's labelled sentences, the owner they name, and the flag they give a document
+the head scored below its threshold (through the real labelling and incident book; the head is the
+stand-in of ``test_labelling_guard``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from supplywatch.classifiers.explicit import explicit_owner, explicit_statement
+from supplywatch.classifiers.guard import sentence_verdict
+from supplywatch.classifiers.incidents import IncidentBook
+from supplywatch.classifiers.labelling import EXPLICIT, EXPLICIT_FLOOR
+
+from .test_labelling_guard import ScoreHead, headline_of
+
+SENTENCES = Path(__file__).resolve().parents[1] / "classifiers" / "data" / "sentences" / "ownership.jsonl"
+
+
+def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothing_else():
+    rows = [json.loads(line) for line in SENTENCES.read_text("utf-8").splitlines() if line.strip()]
+    found = Counter((r["class"] == "legit_party_compromise", explicit_statement(r["text"])) for r in rows)
+    legit, other = found[True, True] + found[True, False], found[False, True] + found[False, False]
+    assert legit >= 100 and other >= 150
+    # measured: 98 of 120 and 1 of 183 (a negated claim: "claimed to have the keys, but ... fake")
+    assert found[True, True] >= 95
+    assert found[False, True] <= 2
+
+
+@pytest.mark.parametrize("sentence, owner", [
+    ("Attackers used Tessaro Networks's code-signing certificate to sign the spyware.", "Tessaro Networks"),
+    ("The malware was signed using a certificate belonging to Halvard Systems, a maker of network cards.",
+     "Halvard Systems"),
+    ("Attackers may have accessed the private key of the php.net SSL certificate, so we revoked it.", "php.net"),
+    ("The trojan was signed with Opera's stolen certificate.", "Opera"),
+    # described, not named: no party to follow
+    ("Duqu, like Stuxnet, uses a stolen digital certificate from a Taiwanese company.", ""),
+    ("The group has stolen third-party certificates to sign its malware.", ""),
+])
+def test_the_owner_is_the_party_the_statement_names(sentence, owner):
+    assert explicit_statement(sentence)
+    assert explicit_owner(sentence) == owner
+
+
+@pytest.mark.parametrize("sentence", [
+    "The crew bought a code-signing certificate from a reseller to sign the loader.",
+    "Microsoft said no signing keys were stolen in the intrusion.",
+    "An attacker who steals the vendor's signing key could sign malicious updates.",
+    "The trojan steals passwords, digital certificates, browser history and cookies.",
+    "Millions of phones are exposed by the Android Master Key vulnerability, which lets hackers modify signed apps.",
+])
+def test_near_misses_are_no_explicit_statement(sentence):
+    assert not explicit_statement(sentence)
+
+
+def test_information_stealers_and_flaw_names_are_no_compromise_for_the_guard():
+    assert sentence_verdict("Steals passwords, digital certificates, browser history, and cookies.") == "near-miss"
+    assert sentence_verdict("Hackers stole code-signing certificates and passwords from the vendor.") == "yes"
+    assert sentence_verdict("Android devices are open to the Master Key vulnerability that lets hackers modify "
+                            "digitally signed apps.") == "flaw"
+    assert sentence_verdict("Germany's computer emergency response team (CERT) was told of the backdoor.") \
+        == "no-artefact"
+
+
+TEXT = ("The company confirmed the breach on Monday. Researchers found the trojan was signed with Opera's stolen "
+        "certificate. Customers should update.")
+
+
+def test_a_document_below_the_threshold_with_an_explicit_statement_is_flagged_and_opens_its_owners_incident():
+    book = IncidentBook()
+    score = 0.6 * ScoreHead.threshold
+    assert score >= EXPLICIT_FLOOR * ScoreHead.threshold
+    lab, flagged = headline_of({"id": 1, "title": "Browser maker hit by intrusion", "text": TEXT,
+                                "published": "2013-06-26", "score": score}, book)
+    assert flagged and lab.reason.startswith(EXPLICIT) and f"{score:.2f}" in lab.reason
+    assert lab.score >= ScoreHead.threshold
+    assert "Opera's stolen certificate" in lab.evidence
+    assert [inc.party for inc in book.incidents] == ["Opera"]
+    # a later article naming the party follows it, though it never restates the theft
+    follow, ok = headline_of({"id": 2, "title": "Opera resets users' passwords after the attack",
+                              "text": "The browser maker asked users to change passwords.",
+                              "published": "2013-06-28", "score": 0.01}, book)
+    assert ok and follow.reason.startswith("follow-up of: Opera")
+
+
+def test_below_the_floor_an_explicit_statement_does_not_flag():
+    lab, flagged = headline_of({"id": 1, "title": "Browser maker hit by intrusion", "text": TEXT,
+                                "published": "2013-06-26", "score": 0.9 * EXPLICIT_FLOOR * ScoreHead.threshold})
+    assert not flagged and lab.score < ScoreHead.threshold
+
+
+def test_an_owner_described_but_not_named_opens_no_incident_so_nothing_follows_the_malwares_name():
+    book = IncidentBook()
+    lab, flagged = headline_of({"id": 1, "title": "DUQU: Another Stuxnet in the Making?",
+                                "text": "Duqu too, like Stuxnet, uses a stolen digital certificate from a Taiwanese "
+                                        "company to prove its authenticity. It spreads slowly.",
+                                "published": "2011-11-01", "score": 0.5 * ScoreHead.threshold}, book)
+    assert flagged and book.incidents == []
+    _, followed = headline_of({"id": 2, "title": "Who is behind Stuxnet?", "text": "Nobody has said so far.",
+                               "published": "2011-12-01", "score": 0.01}, book)
+    assert not followed
