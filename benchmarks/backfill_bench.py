@@ -85,11 +85,19 @@ def count(db: Path, sql: str) -> int:
         return 0
 
 
-def backfill(cfg: Path, db: Path, chunk: int, kill_when: tuple[str, int] | None = None) -> dict[str, Any]:
-    """One `backfill` process; with ``kill_when`` (SQL, threshold), SIGKILL it once the count reaches it."""
+def backfill(cfg: Path, db: Path, chunk: int, kill_when: tuple[str, int] | None = None,
+             trace: Path | None = None) -> dict[str, Any]:
+    """One `backfill` process; with ``kill_when`` (SQL, threshold), SIGKILL it once the count reaches it; with
+    ``trace`` (a TSV path), the RSS of each of its processes sampled over time (rss_trace.py)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cli(cfg, db, "-q", "backfill", "--chunk", str(chunk), "--json"), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tracer = None
+    if trace is not None:
+        from rss_trace import RssTrace
+
+        tracer = RssTrace(proc.pid)
+        tracer.start()
     killed = False
     # os.wait4, not Popen.wait: its rusage is the peak RSS of this run's process tree.
     pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -107,6 +115,10 @@ def backfill(cfg: Path, db: Path, chunk: int, kill_when: tuple[str, int] | None 
     wall = time.perf_counter() - started
     result = {"exit": proc.returncode, "killed": killed, "wall_s": round(wall, 2),
               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)}
+    if tracer is not None:
+        tracer.stop()
+        tracer.write(trace)
+        result["rss_by_process"] = tracer.peaks()
     if proc.returncode == 0:
         result["report"] = json.loads(out)
     elif not killed:
@@ -138,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=4, help="sources per crawl chunk")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--keep", metavar="DIR", help="work here and keep the site and databases")
+    parser.add_argument("--trace", action="store_true", help="sample each process's RSS during the clean run "
+                        "(peaks per process in the JSON, the time series in DIR/rss-trace.tsv)")
     parser.add_argument("--clean-only", action="store_true", help="only the uninterrupted backfill (for sizes where "
                         "running it four times does not fit the time at hand)")
     args = parser.parse_args(argv)
@@ -157,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         clean_db = work / "clean.db"
         prepare(cfg, clean_db)
         print("clean backfill ...", file=sys.stderr)
-        results["clean"] = clean = backfill(cfg, clean_db, args.chunk)
+        results["clean"] = clean = backfill(cfg, clean_db, args.chunk,
+                                            trace=work / "rss-trace.tsv" if args.trace else None)
         print(json.dumps(clean), file=sys.stderr)
         if not args.clean_only:
             results["interrupted"] = runs = interrupted(cfg, work / "interrupted.db", args.chunk, len(rows))

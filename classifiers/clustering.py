@@ -49,11 +49,12 @@ def cluster_archive(store: Any, encoder: Any, *, window_days: float, rebuild: bo
     result = ClusterResult()
     if rebuild:
         result.reset = store.reset_stories()
-    todo = store.documents_without_story()
+    todo = store.documents_to_cluster(batch=batch)  # ids now, each batch's rows when it is reached
     if progress:
         progress(0, len(todo))
-    for start in range(0, len(todo), batch):
-        docs = todo[start:start + batch]
+    for docs in todo:
+        if not docs:
+            continue
         times = [t for t in (parse_time(d["published"]) for d in docs) if t]
         members = []
         if times:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import InputError
-from .models import utcnow
+from .models import Batches, utcnow
 
 REASONS = ("first", "embedding", "title", "manual")
 
@@ -34,6 +34,28 @@ class StoriesMixin:
                 where not exists (select 1 from story_documents s where s.document_id = d.id)
                 order by coalesce(d.published, d.fetched_at), d.id
                 """ + (" limit ?" if limit else ""), [limit] if limit else [])
+
+    def documents_to_cluster(self, *, batch: int = 1000) -> Batches:
+        """Batches of the documents not yet in a story, in publication order, each read when it is reached (the same
+        rows as :meth:`documents_without_story`): which documents is decided now, and only their ids are held, so
+        a large backfill does not keep the start of every document's text in memory while it clusters."""
+        with self._guard():
+            ids = [r[0] for r in self.db.execute(
+                """
+                select d.id from documents d
+                where not exists (select 1 from story_documents s where s.document_id = d.id)
+                order by coalesce(d.published, d.fetched_at), d.id
+                """)]
+
+        def fetch(chunk: list[int]) -> list[dict[str, Any]]:
+            with self._guard():
+                rows = self.db.execute_returning_dicts(
+                    f"select id, title, summary, substr(text, 1, 2000) as text, published, source, kind, vendor, "
+                    f"canonical_url from documents where id in ({','.join('?' * len(chunk))})", chunk)
+            order = {doc_id: i for i, doc_id in enumerate(chunk)}
+            return sorted(rows, key=lambda r: order[r["id"]])
+
+        return Batches(ids, batch, fetch)
 
     def story_candidates(self, since: str, until: str) -> list[dict[str, Any]]:
         """Members of stories active between ``since`` and ``until`` (ISO times): the stories a new document may join.

@@ -129,3 +129,27 @@ def test_locked_database_is_a_clear_error(db_path, monkeypatch):
     finally:
         locker.rollback()
         locker.close()
+
+
+def test_finding_what_to_label_reads_each_documents_own_labels_not_all_of_them(tmp_path):
+    # A resumed backfill (or an hourly classify) of a large archive asks which documents still need a label. On
+    # the model_version index SQLite read every label of the model once per document: quadratic, minutes at
+    # 100,000 documents. Counted in SQLite's virtual-machine steps (deterministic), not in time.
+    from supplywatch.store import Label
+
+    now = utcnow()
+    with Store.open(tmp_path / "l.db") as store:
+        store.sync_sources([{"name": "s", "kind": "feed", "url": "https://s.example/feed"}])
+        store.save_fetch([Document(source="s", guid=f"g{i}", title=f"Doc {i}", text="x", url=f"https://s.example/{i}",
+                                   published=f"2021-01-01T{i % 24:02d}:00:00Z") for i in range(600)],
+                         FetchOutcome("s", "ok", now, now))
+        ids = [r[0] for r in store.db.execute("select id from documents order by id")]
+        store.save_labels([(i, [(Label(name, 0.1, ""), False) for name in ("a", "b", "c", "d", "e")])
+                           for i in ids[:500]], "v1", now)
+        steps = []
+        store.db.conn.set_progress_handler(lambda: steps.append(1), 100)
+        todo = store.documents_to_label("v1")
+        store.db.conn.set_progress_handler(None, 0)
+        assert todo.total == 100
+        # Per document, its own few label rows: ~10^4 steps here; every label of the model each time: ~5 x 10^6.
+        assert len(steps) * 100 < 1_000_000, len(steps) * 100

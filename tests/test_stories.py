@@ -111,6 +111,26 @@ def test_store_assigns_moves_and_drops_emptied_stories(tmp_path: Path):
         assert len(store.documents_without_story()) == 3
 
 
+def test_documents_to_cluster_are_the_unclustered_in_order_each_batch_read_when_reached(tmp_path: Path):
+    # What clustering reads: the rows of documents_without_story, but only the ids are held up front, so a
+    # 100,000-document backfill does not keep every document's lead in memory (benchmarks/BACKFILL.md).
+    with Store.open(tmp_path / "s.db") as store:
+        a, b, c = _docs(store)
+        store.assign_story(b)
+        whole = store.documents_without_story()
+        batches = store.documents_to_cluster(batch=1)
+        assert len(batches) == 2
+        seen = iter(batches)
+        assert next(seen) == [whole[0]]
+        # Edited after the ids were chosen, before its batch was reached: the batch reads the row as it is now.
+        store.save_fetch([Document(source="s", guid="g2", title="Doc 2, updated", text="y", url="https://s.example/2",
+                                   published="2021-01-12T10:00:00Z")], FetchOutcome("s", "ok", T, T))
+        last = next(seen)
+        assert [(d["id"], d["title"]) for d in last] == [(c, "Doc 2, updated")]
+        assert set(last[0]) == set(whole[1]) and next(seen, None) is None
+        assert [d["id"] for batch in store.documents_to_cluster(batch=5) for d in batch] == [a, c]
+
+
 def test_store_refuses_unknown_documents_stories_and_reasons_without_writing(tmp_path: Path):
     with Store.open(tmp_path / "s.db") as store:
         a, b, _ = _docs(store)
