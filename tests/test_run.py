@@ -24,7 +24,12 @@ from tests.conftest import static, write_config
 from tests.test_mail import SmtpServer, body
 
 ROOT = Path(__file__).resolve().parents[1]
-YESTERDAY = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
+def _yesterday() -> datetime:
+    """Yesterday at 10:00 UTC, read when a test builds its site (not at import: a suite that runs across
+    midnight would serve the day before the one `run` digests)."""
+    return datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
 
 THEFT_A = (
     "Tessaract Mail said attackers stole the certificate its archiving service uses to authenticate to "
@@ -41,8 +46,8 @@ OTHER = ("The town council of Wexbridge approved a new budget for road repairs o
          "Work starts in the spring and will close two streets for a month.")
 
 
-def _rss(items: list[tuple[str, str, str]]) -> str:
-    when = format_datetime(YESTERDAY)
+def _rss(items: list[tuple[str, str, str]], yesterday: datetime) -> str:
+    when = format_datetime(yesterday)
     entries = "".join(
         f"<item><title>{t}</title><link>{{BASE}}/{slug}</link><guid>{slug}</guid><pubDate>{when}</pubDate>"
         f"<description>{text}</description></item>" for slug, t, text in items)
@@ -51,10 +56,11 @@ def _rss(items: list[tuple[str, str, str]]) -> str:
 
 @pytest.fixture
 def site(server):
+    server.yesterday = yesterday = _yesterday()
     a = _rss([("a/theft", "Tessaract Mail says hackers stole its Microsoft 365 certificate", THEFT_A),
-              ("a/budget", "Wexbridge council approves road repair budget", OTHER)])
+              ("a/budget", "Wexbridge council approves road repair budget", OTHER)], yesterday)
     b = _rss([("b/theft", "Tessaract Mail customers told to re-create 365 connections after certificate compromise",
-               THEFT_B)])
+               THEFT_B)], yesterday)
     server.routes["/a.xml"] = static(a.replace("{BASE}", server.base))
     server.routes["/b.xml"] = static(b.replace("{BASE}", server.base))
     return server
@@ -85,7 +91,7 @@ def test_run_crawls_classifies_clusters_and_mails_once(tmp_path, site):
         assert text.count("\n* Tessaract Mail") == 1  # one story, not two items
         assert "2 sources: outlet-a, outlet-b" in text or "2 sources: outlet-b, outlet-a" in text
         assert "delete the existing connection" in text or "delete the connection" in text
-        day = YESTERDAY.strftime("%Y-%m-%d")
+        day = site.yesterday.strftime("%Y-%m-%d")
         assert (tmp_path / "out" / f"digest-{day}.html").is_file()
 
         again = CliRunner().invoke(cli, ["--config", str(cfg), "--db", db, "run", "--digest-now"])
