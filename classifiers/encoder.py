@@ -56,6 +56,8 @@ def release_freed_memory() -> bool:
         return bool(ctypes.CDLL(None).malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
 GPU_BATCH = 1024  # sentences a batch on a GPU: the forward pass is cheap there, the launches are not
 
 

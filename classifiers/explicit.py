@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .guard import _CLAUSE, clause_verdict
+from .guard import _CLAUSE, clause_verdict, quotable
 
 # The artefacts whose owner a statement can name.
 _ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing (?:keys?|certificates?)|"
@@ -77,13 +77,8 @@ def explicit_statement(sentence: str) -> bool:
 def explicit_evidence(sentences: list[str]) -> int:
     """The index of the sentence (title first, then body units) that states whose artefact was compromised: the
     first such body sentence fit to quote, else the title; -1 when there is none."""
-    from supplywatch.store.text import evidence_ok
-
     found = [i for i, s in enumerate(sentences) if explicit_statement(s)]
-    if not found:
-        return -1
-    body = [i for i in found if i > 0 and evidence_ok(sentences[i], sentences[0])] or [i for i in found if i > 0]
-    return (body or found)[0]
+    return quotable(found, sentences)[0] if found else -1
 
 
 # "a Taiwanese company", "Chinese electronics suppliers": an owner described, not named.

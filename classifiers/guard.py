@@ -198,6 +198,13 @@ def names_artefact(sentence: str) -> bool:
     return bool(SIGNING.search(sentence) or CHANNEL.search(sentence))
 
 
+def quotable(found: Sequence[int], sentences: Sequence[str]) -> list[int]:
+    """Of the qualifying sentences ``found`` (indices, title first), those fit to quote as evidence: body sentences
+    that are no heading or table row, else any body sentence, else the title (a reader has just read it)."""
+    body = [i for i in found if i > 0]
+    return [i for i in body if evidence_ok(sentences[i], sentences[0])] or body or list(found)
+
+
 def headline_guard(sentences: Sequence[str], margins: Sequence[float] | None = None) -> GuardResult:
     """Whether a headline flag may stand on ``sentences`` (title first, then body units).
 
@@ -210,8 +217,7 @@ def headline_guard(sentences: Sequence[str], margins: Sequence[float] | None = N
     verdicts = [sentence_verdict(s) for s in sentences]
     good = [i for i, v in enumerate(verdicts) if v == "yes"]
     if good:
-        title = sentences[0]
-        body = [i for i in good if i > 0 and evidence_ok(sentences[i], title)] or [i for i in good if i > 0] or good
+        body = quotable(good, sentences)
         best = max(body, key=lambda i: margins[i]) if margins is not None else body[0]
         return GuardResult(True, best, "states a compromise of a signing artefact")
     for why in ("near-miss", "flaw", "negated", "hypothetical", "no-compromise"):

@@ -14,6 +14,11 @@ from .errors import InputError
 from .models import Batches, utcnow
 
 REASONS = ("first", "embedding", "title", "manual")
+# What clustering reads of a document, and which documents it has still to place (in the order it must see them).
+_CLUSTER_COLUMNS = ("d.id, d.title, d.summary, substr(d.text, 1, 2000) as text, d.published, d.source, d.kind, d.vendor, "
+                    "d.canonical_url")
+_UNCLUSTERED = ("from documents d where not exists (select 1 from story_documents s where s.document_id = d.id) "
+                "order by coalesce(d.published, d.fetched_at), d.id")
 
 
 class StoriesMixin:
@@ -26,32 +31,20 @@ class StoriesMixin:
     def documents_without_story(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Documents not yet in a story, in publication order (the order clustering must see them in)."""
         with self._guard():
-            return self.db.execute_returning_dicts(
-                """
-                select d.id, d.title, d.summary, substr(d.text, 1, 2000) as text, d.published, d.source,
-                       d.kind, d.vendor, d.canonical_url
-                from documents d
-                where not exists (select 1 from story_documents s where s.document_id = d.id)
-                order by coalesce(d.published, d.fetched_at), d.id
-                """ + (" limit ?" if limit else ""), [limit] if limit else [])
+            return self.db.execute_returning_dicts(f"select {_CLUSTER_COLUMNS} {_UNCLUSTERED}" + (" limit ?" if limit else ""),
+                                                   [limit] if limit else [])
 
     def documents_to_cluster(self, *, batch: int = 1000) -> Batches:
         """Batches of the documents not yet in a story, in publication order, each read when it is reached (the same
         rows as :meth:`documents_without_story`): which documents is decided now, and only their ids are held, so
         a large backfill does not keep the start of every document's text in memory while it clusters."""
         with self._guard():
-            ids = [r[0] for r in self.db.execute(
-                """
-                select d.id from documents d
-                where not exists (select 1 from story_documents s where s.document_id = d.id)
-                order by coalesce(d.published, d.fetched_at), d.id
-                """)]
+            ids = [r[0] for r in self.db.execute(f"select d.id {_UNCLUSTERED}")]
 
         def fetch(chunk: list[int]) -> list[dict[str, Any]]:
             with self._guard():
                 rows = self.db.execute_returning_dicts(
-                    f"select id, title, summary, substr(text, 1, 2000) as text, published, source, kind, vendor, "
-                    f"canonical_url from documents where id in ({','.join('?' * len(chunk))})", chunk)
+                    f"select {_CLUSTER_COLUMNS} from documents d where d.id in ({','.join('?' * len(chunk))})", chunk)
             order = {doc_id: i for i, doc_id in enumerate(chunk)}
             return sorted(rows, key=lambda r: order[r["id"]])
 
