@@ -216,3 +216,43 @@ def test_on_very_common_words_the_index_ranks_and_fts5_confirms(archive, query, 
     assert all(set(r) == set(every[r["id"]]) for r in got)
     assert [r["rank"] for r in got] == sorted(r["rank"] for r in got)
     assert len({r["id"] for r in got} & set(want)) >= len(want) // 2
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory) -> str:
+    """900 documents with one hit each of "zebra" and lengths 102-109 words, the longer ones stored first: the
+    side index's one-byte lengths put them all in one band (with the title, 112-119 tokens), while FTS5 orders by
+    exact length, then id."""
+    path = str(tmp_path_factory.mktemp("tied") / "sw.db")
+    rng = random.Random(11)
+    lengths = sorted((rng.randint(102, 109) for _ in range(900)), reverse=True)
+    docs = [Document(source="alpha", title=f"report {i}", text=" ".join(["zebra"] + rng.choices(FILLER, k=n - 1)),
+                     url=f"https://t.example/{i}", canonical_url=f"https://t.example/{i}", guid=str(i),
+                     published="2025-01-01T12:00:00Z") for i, n in enumerate(lengths)]
+    with Store.open(path) as store:
+        store.sync_sources([{"name": "alpha", "kind": "feed", "url": "https://alpha.example/feed"}])
+        store.insert_documents(docs, utcnow())
+    return path
+
+
+def test_a_tie_longer_than_the_candidates_is_taken_whole(tied):
+    """The band of tied scores runs far past the 200 candidates: the band is taken whole, so the top 20 are
+    still FTS5's own (the shortest documents, stored last)."""
+    side, full = _pair(tied)
+    with side, full:
+        got = side.search("zebra", limit=20)
+        assert side.search_plan == "side index"
+        want = full.search("zebra", limit=20)
+    assert [r["id"] for r in got] == [r["id"] for r in want]
+
+
+def test_a_tie_past_what_one_search_fetches_goes_to_fts5(tied, monkeypatch):
+    from supplywatch.store import search_side
+
+    monkeypatch.setattr(search_side, "TIE_MAX", 250)  # the band (hundreds of documents) runs past it
+    side, full = _pair(tied)
+    with side, full:
+        got = side.search("zebra", limit=20)
+        assert side.search_plan == "fts5"
+        want = full.search("zebra", limit=20)
+    assert [r["id"] for r in got] == [r["id"] for r in want]
