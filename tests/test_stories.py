@@ -81,6 +81,31 @@ def test_an_unrelated_article_with_similar_wording_but_no_shared_name_stays_apar
     assert index.best("Quillmail payment keys leaked", _unit(1, 2), "2021-01-12T10:00:00Z")[::2] == ("quill", "title")
 
 
+def test_a_chain_of_each_like_the_last_does_not_drift_into_another_event():
+    """Single link chained: B is like A, C like B but not A, so C joined A's story. C must still relate to the
+    story's first report: close to it, or sharing a name with its title."""
+    a, b, c = _unit(1, 0), _unit(1, 1.1), _unit(0.1, 1)  # cos(a, b) 0.67, cos(b, c) 0.80, cos(a, c) 0.10
+    docs = [
+        {"id": 1, "title": "Carmaker halts production after cyber attack", "published": "2025-09-02T09:00:00Z"},
+        {"id": 2, "title": "Factories idle as attack drags on", "published": "2025-09-05T09:00:00Z"},
+        {"id": 3, "title": "Brewer hit by ransomware gang", "published": "2025-09-08T09:00:00Z"},
+    ]
+    assert [d.story for d in cluster(docs, np.stack([a, b, c]), StoryIndex())] == [None, "new:1", None]
+    # The same chain, but the third names the first report's victim: a saga stays one story.
+    saga = [*docs[:2], {"id": 3, "title": "Carmaker extends shutdown", "published": "2025-09-08T09:00:00Z"}]
+    c_saga = _unit(0.5, 1)  # cos(a, c) 0.45: below the founder's embedding floor, above its floor with a name
+    assert DEFAULTS["founder_with_title"] <= float(a @ c_saga) < DEFAULTS["founder_embedding"]
+    assert [d.story for d in cluster(saga, np.stack([a, b, c_saga]), StoryIndex())] == [None, "new:1", "new:1"]
+
+
+def test_the_founder_is_the_first_member_added():
+    index = StoryIndex()
+    index.add(7, "First report", _unit(1, 0), "2025-09-02T09:00:00Z")
+    index.add(7, "Second report", _unit(1, 1.1), "2025-09-05T09:00:00Z")
+    index.add(8, "Other", _unit(0, 0, 1), "2025-09-05T09:00:00Z")
+    assert index.founders == {7: 0, 8: 2}
+
+
 # -- the store ---------------------------------------------------------------------------------
 
 
