@@ -139,6 +139,29 @@ def book_seed(store: Any) -> dict[str, Any]:
             "answered": [[sentence, yes] for sentence, yes in store.answered_evidence(vocabulary.headline())]}
 
 
+def seed_for(seed: dict[str, Any], docs: list[dict[str, Any]], window_days: int | None = None) -> dict[str, Any]:
+    """The part of a book seed that can touch ``docs``: the incidents whose window can hold one of them (last
+    member on or before the latest document's day, and at most the window before the earliest's), those with one
+    of them as a member (a relabel), and those whose stories one of them is in; analysts' answers and the
+    register whole. A scale job carries this, not every incident of the archive (a backfill's jobs grew with
+    it). Documents without a day match every incident's window: then the seed is kept whole."""
+    from .incidents import WINDOW_DAYS, day_number
+
+    days = [day_number(d.get("published")) for d in docs]
+    if not docs or not seed.get("incidents") or None in days:
+        return seed
+    first, last = min(days) - (window_days or WINDOW_DAYS), max(days)  # type: ignore[type-var]
+    ids = {d.get("id") for d in docs}
+    stories = {d.get("story_id") for d in docs} - {None}
+
+    def touches(record: dict[str, Any]) -> bool:
+        day = day_number(record.get("last_published"))
+        return (day is None or first <= day <= last or not ids.isdisjoint(record.get("members") or [])
+                or not stories.isdisjoint(record.get("stories") or []))
+
+    return {**seed, "incidents": [r for r in seed["incidents"] if touches(r)]}
+
+
 def book_from_seed(seed: dict[str, Any], window_days: int | None = None) -> IncidentBook:
     from .incidents import WINDOW_DAYS
 

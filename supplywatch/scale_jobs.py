@@ -43,7 +43,7 @@ def enqueue_classify(server: Any, keys: Any, db_path: str, cfg: Any, *, relabel:
 
     from rq import Queue, Retry
 
-    from supplywatch.classifiers.labelling import book_seed
+    from supplywatch.classifiers.labelling import book_seed, seed_for
 
     version = model_version(cfg.classifier)
     queue = Queue(keys.classify_queue, connection=server, serializer=serializer())
@@ -52,7 +52,7 @@ def enqueue_classify(server: Any, keys: Any, db_path: str, cfg: Any, *, relabel:
         seed = book_seed(store)
         for batch in store.documents_to_label(version, batch=cfg.scale["classify_batch"], relabel=relabel):
             queue.enqueue("supplywatch.scale_jobs.classify_batch",
-                          {"model_version": version, "docs": batch, "book": seed, "stream": keys.stream},
+                          {"model_version": version, "docs": batch, "book": seed_for(seed, batch), "stream": keys.stream},
                           retry=Retry(max=len(retries), interval=list(retries)) if retries else None,
                           job_timeout=3600, result_ttl=86400, failure_ttl=7 * 86400)
             jobs += 1

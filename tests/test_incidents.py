@@ -160,3 +160,41 @@ def test_a_vendors_own_advisories_follow_its_incident_only_when_they_name_the_ar
                          "Acme Networks fixed a denial of service in EdgeRouter."), "vendor": "Acme Networks"}
     assert not headline_of(advisory, book)[1]
     assert headline_of(follow(3, "Acme Networks shares fall", "Investors sold the stock."), book)[1]
+
+
+def test_a_scale_job_carries_only_the_incidents_its_documents_can_meet():
+    """`seed_for` cuts the book seed a classify job carries to the incidents its batch can touch, and the batch
+    meets the same incidents, in the same order, as with every incident of the archive."""
+    from datetime import date, timedelta
+
+    from supplywatch.classifiers.labelling import book_from_seed, seed_for
+
+    start = date(2020, 1, 1)
+    records = [{"id": i, "party": f"Vendor{i:02d}", "artefact": "code-signing certificate", "first_document_id": 1000 + i,
+                "first_published": (start + timedelta(days=15 * i)).isoformat(),
+                "last_published": (start + timedelta(days=15 * i + 3)).isoformat(), "title": "", "evidence": "",
+                "status": "open", "members": [1000 + i, 2000 + i], "stories": [500 + i]} for i in range(40)]
+    seed = {"incidents": records, "register": [], "answered": [["a sentence", True]]}
+    docs = [{"id": 1, "title": "Vendor20 says more customers were hit", "published": "2020-10-30"},  # in the window
+            {"id": 2, "title": "Vendor02 follow-up, months later", "published": "2020-10-31"},  # long out of it
+            {"id": 3, "title": "Another outlet's account", "published": "2020-11-01", "story_id": 503},  # old story
+            {"id": 2005, "title": "Vendor05 relabelled", "published": "2020-11-02"},  # a member, relabelled
+            {"id": 4, "title": "Vendor21 news", "published": "2020-11-16"},
+            {"id": 5, "title": "Vendor22 news", "published": "2020-12-01"}]
+
+    def meets(book):
+        out = []
+        for doc in docs:
+            inc = book.follow_up_of(doc)
+            out.append(inc.party if inc else None)
+            if inc:
+                book.join(inc, doc)
+        return out
+
+    part = seed_for(seed, docs)
+    assert meets(book_from_seed(part)) == meets(book_from_seed(seed)) == [
+        "Vendor20", None, "Vendor03", "Vendor05", "Vendor21", "Vendor22"]
+    assert sorted(r["id"] for r in part["incidents"]) == [3, 5, *range(14, 23)]  # 9 in the 90-day window, of 40
+    assert part["answered"] == seed["answered"]
+    # a document without a day could meet any incident: the seed stays whole
+    assert seed_for(seed, [*docs, {"id": 6, "title": "x", "published": None}]) is seed
