@@ -33,13 +33,14 @@ class Classifier:
     """The encoder and a head, loaded once per process."""
 
     def __init__(self, model: str | None = None, head: str | None = None, *, batch_size: int = 64,
-                 max_length: int = 128, backend: str = "torch", embedding_cache: int = 0):
+                 max_length: int = 128, backend: str = "torch", embedding_cache: int = 0, encoder: Any = None):
         from .encoder import Encoder
         from .features import Featurizer
         from .model import Head
 
         self.head = Head.load(resolve_head(head))
-        self.encoder = Encoder(model, batch_size=batch_size, max_length=max_length, backend=backend)
+        # ``encoder``: one already loaded with these options (clustering's, in the same round): loaded once
+        self.encoder = encoder or Encoder(model, batch_size=batch_size, max_length=max_length, backend=backend)
         from supplywatch.store.embcache import for_encoder
 
         cache = for_encoder(self.encoder.identity, embedding_cache)

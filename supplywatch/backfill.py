@@ -10,14 +10,15 @@ units that are all-or-nothing and picks up only what is not done yet:
   source finished before an interruption is asked again for its feed only (a conditional GET: 304 when
   unchanged; entries already stored are not fetched again); one cut off mid-crawl stored nothing and is
   crawled again.
+* cluster: documents in no story, in publication order, 1,000 a transaction (before classify, so a document
+  clustered into an incident member's story is labelled that incident's follow-up, as in ``run``).
 * classify: documents without a label from the current model, in publication order, 64 a transaction.
-* cluster: documents in no story, in publication order, 1,000 a transaction.
 * suppliers: documents not matched against the current register, 500 a transaction.
 
 So an interrupted backfill (Ctrl-C, SIGKILL, a reboot) loses at most the batch in flight, and the next call
-labels, clusters and matches every document exactly once: the same archive as an uninterrupted one. The
-classify, cluster and match steps run once over everything the crawl stored, in publication order, which
-is what one `crawl` + `classify` + `cluster` + `suppliers match` would do; the whole backfill holds the run
+clusters, labels and matches every document exactly once: the same archive as an uninterrupted one. The
+cluster, classify and match steps run once over everything the crawl stored, in publication order, which
+is what one `crawl` + `cluster` + `classify` + `suppliers match` would do; the whole backfill holds the run
 lock, so an hourly `run` waits its turn (exit 75) instead of labelling the same documents.
 """
 
@@ -52,7 +53,7 @@ class BackfillResult:
 
 def backfill(pipeline: Pipeline, *, chunk: int = CHUNK, names: list[str] | None = None,
              crawl: bool = True) -> BackfillResult:
-    """Crawl the configured sources (or ``names``) ``chunk`` at a time, then classify, cluster and match all
+    """Crawl the configured sources (or ``names``) ``chunk`` at a time, then cluster, classify and match all
     that is not done yet, under the run lock. A chunk where not one source was healthy does not stop the
     others; it is raised at the end as a CrawlError (exit 4) after the other steps ran."""
     from .lock import exclusive
@@ -80,8 +81,9 @@ def backfill(pipeline: Pipeline, *, chunk: int = CHUNK, names: list[str] | None 
                 result.chunks = n
                 say(f"backfill: crawled chunk {n}/{len(chunks)} ({len(part)} sources): {new} new documents")
             result.seconds["crawl"] = round(time.monotonic() - started, 2)
-        for name, count, step in (("classify", "classified", pipeline.classify),
-                                  ("cluster", "clustered", pipeline.cluster),
+        # cluster before classify: a document clustered into an incident member's story follows that incident
+        for name, count, step in (("cluster", "clustered", pipeline.cluster),
+                                  ("classify", "classified", pipeline.classify),
                                   ("suppliers", "matched", pipeline.match_suppliers)):
             started = time.monotonic()
             setattr(result, count, step().documents)

@@ -15,7 +15,7 @@ from .output import echo_json
               help="Sources crawled by one crawler process at a time. Example: --chunk 5")
 @click.option("--source", "names", multiple=True, metavar="NAME",
               help="Only this source (repeatable). Example: --source bleepingcomputer")
-@click.option("--no-crawl", is_flag=True, help="Only classify, cluster and match what is stored. Example: --no-crawl")
+@click.option("--no-crawl", is_flag=True, help="Only cluster, classify and match what is stored. Example: --no-crawl")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts and each step's seconds as JSON. Example: --json")
 @pass_env
 def backfill(env: Env, chunk: int, names: tuple[str, ...], no_crawl: bool, as_json: bool) -> None:

@@ -257,7 +257,7 @@ def _run_line(step: str, result: Any) -> None:
               help="Make yesterday's digest now even before [digest] send_at. Example: --digest-now")
 @pass_env
 def run(env: Env, no_crawl: bool, digest_now: bool) -> None:
-    """One unattended round: crawl, classify, cluster, and send yesterday's digest once it is due.
+    """One unattended round: crawl, cluster, classify, and send yesterday's digest once it is due.
 
     Runs under a lock beside the database, so overlapping cron runs cannot collide (a second one
     exits 75 at once). A failing step does not stop the others; any failure makes the exit

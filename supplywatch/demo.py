@@ -130,8 +130,8 @@ def _demo_rounds(pipeline: Pipeline, out: Path, base: str = "") -> None:
     for hit in hits:
         click.echo(f"  #{hit['id']} [{hit['source']}] {hit['title']}\n      {' '.join(hit['snippet'].split())}")
     click.echo("\nClassifying (loads the transformer model once)...")
-    counts = pipeline.classify()
-    grouped = pipeline.cluster()  # the classifier's encoder, already loaded
+    grouped = pipeline.cluster()  # first, so an account of an incident's story follows the incident when labelled
+    counts = pipeline.classify()  # the encoder clustering loaded
     click.echo(f"Labelled {counts.documents} documents with model {counts.model_version}.")
     click.echo(f"Grouped them into {grouped.new_stories} stories (one event, every outlet that carried it).")
     scores = headline_scores(pipeline.store)

@@ -38,6 +38,7 @@ class Pipeline:
         self._config, self.db, self.sink = config, db, sink
         self.progress = progress or Reporter()
         self._store, self._classifier = store, classifier
+        self._encoder: Any = None
         self._create, self._readonly = create, readonly
 
     @property
@@ -61,18 +62,21 @@ class Pipeline:
             opts = self.config.classifier
             self._classifier = Classifier(opts["model"] or None, opts["head"] or None, batch_size=opts["batch_size"],
                                           max_length=opts["max_length"], backend=opts["backend"],
-                                          embedding_cache=opts["embedding_cache"])
+                                          embedding_cache=opts["embedding_cache"], encoder=self._encoder)
         return self._classifier
 
     def encoder(self) -> Any:
-        """The classifier's encoder once it is loaded, else the encoder alone (clustering needs no head)."""
+        """The classifier's encoder once it is loaded, else the encoder alone (clustering needs no head), which
+        the classifier then takes over: `run` clusters before it classifies, and loads the model once."""
         if self._classifier is not None:
             return self._classifier.encoder
-        from supplywatch.classifiers.encoder import Encoder
+        if self._encoder is None:
+            from supplywatch.classifiers.encoder import Encoder
 
-        opts = self.config.classifier
-        return Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"],
-                       backend=opts["backend"])
+            opts = self.config.classifier
+            self._encoder = Encoder(opts["model"] or None, batch_size=opts["batch_size"], max_length=opts["max_length"],
+                                    backend=opts["backend"])
+        return self._encoder
 
     def _embedding_cache(self, encoder: Any) -> Any:
         """The sentence-embedding cache across runs for ``encoder`` (None when [classifier] embedding_cache = 0)."""
@@ -283,7 +287,10 @@ class Pipeline:
 
     def run(self, *, crawl_sources: bool = True, digest_now: bool = False, now: Any = None,
             report: Any = None) -> dict[str, Any]:
-        """One round, under the run lock: crawl, classify, cluster, match suppliers, then yesterday's digest when due.
+        """One round, under the run lock: crawl, cluster, classify, match suppliers, then yesterday's digest when due.
+
+        Clustering comes before classifying so that a new document clustered into the story of an incident's
+        member is labelled as that incident's follow-up (:mod:`supplywatch.classifiers.incidents`).
 
         Each step runs even if an earlier one failed (a dead source or SMTP server must not stop the
         archive growing); the failures are raised together at the end as one error, so cron sees a
@@ -315,8 +322,8 @@ class Pipeline:
                 failure = crawl_failure(done["crawl"]) if isinstance(done["crawl"], list) else None
                 if failure is not None:
                     errors.append(f"crawl: {failure}")
-            step("classify", self.enqueue_classify if scaled else self.classify)
             step("cluster", self.cluster)
+            step("classify", self.enqueue_classify if scaled else self.classify)
             step("suppliers", self.match_suppliers)
             day, due = digest_due(self.config, now)
             if not (due or digest_now):

@@ -494,12 +494,13 @@ class FakeClassifier:
         return np.ones((len(texts), 2), dtype=np.float32)
 
 
-def test_run_matches_suppliers_after_cluster(db, register):
+def test_run_clusters_before_classify_and_matches_suppliers_last(db, register):
+    """Clustering first: a document clustered into an incident member's story follows it when labelled."""
     import_suppliers(db, str(register), match=False)
     calls: list[str] = []
     with make_pipeline(configuration.load(None, env={}), db, classifier=FakeClassifier(calls)) as pipeline:
         done = pipeline.run(crawl_sources=False, report=lambda step, result: calls.append(step))
-    assert [c for c in calls if c != "label"][:4] == ["classify", "encode", "cluster", "suppliers"]
+    assert [c for c in calls if c != "label"][:4] == ["encode", "cluster", "classify", "suppliers"]
     assert done["classify"]["documents"] == len(DOCS) and done["cluster"]["documents"] == len(DOCS)
     assert done["suppliers"]["documents"] == len(DOCS) and ("q1", "Quillmail") in matches(db)
 
