@@ -512,3 +512,11 @@ def test_supplier_commands_load_nothing_heavy(db, register, tmp_path):
     assert _loaded(["--db", db, "suppliers", "import", str(register)]) == ""
     assert _loaded(["--db", db, "suppliers", "list"]) == ""
     assert _loaded(["--db", db, "supplier", "Acme", "--html", str(tmp_path / "a.html")]) == ""
+
+
+def test_the_classifier_takes_over_the_encoder_clustering_loaded(db):
+    """`run` clusters, then classifies: the model is loaded once a round, not once a step."""
+    with make_pipeline(configuration.load(None, env={}), db) as pipeline:
+        encoder = pipeline.encoder()
+        assert pipeline.encoder() is encoder
+        assert pipeline.classifier.encoder is encoder
