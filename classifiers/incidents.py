@@ -267,8 +267,10 @@ class IncidentBook:
         if not names:
             return None
         published = str(doc.get("published") or "")
+        # Its story too: another outlet's account clustered with it follows it in this same pass (run clusters first).
         inc = Incident(names[0], artefact_of(evidence), doc.get("id"), published, published,
-                       str(doc.get("title") or ""), evidence, members=[doc.get("id")])
+                       str(doc.get("title") or ""), evidence, members=[doc.get("id")],
+                       stories=[doc["story_id"]] if doc.get("story_id") is not None else [])
         self.incidents.append(inc)
         return inc
 

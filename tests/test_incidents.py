@@ -150,6 +150,19 @@ def test_another_outlets_account_clustered_into_a_members_story_joins_the_incide
         assert store.incidents()[0]["members"] == [1, 2]
 
 
+def test_an_account_clustered_with_the_first_report_follows_it_in_the_same_classify(tmp_path):
+    """`run` clusters before it classifies: the first report and another outlet's account of it arrive in one
+    round, in one story, and the account follows the incident the first report opens in that same pass."""
+    db = str(tmp_path / "x.db")
+    other = follow(2, "Email security vendor confirms certificate theft (low)", "The vendor's customers were told.",
+                   "2021-01-13")
+    store_with(db, docs([MIMECAST, other]))
+    with Store.open(db) as store:
+        store.assign_stories([(1, None, 1.0, "first"), (2, "new:1", 0.9, "embedding")])
+        classify_archive(store, Scored())
+        assert store.incidents()[0]["members"] == [1, 2]
+
+
 def test_a_vendors_own_advisories_follow_its_incident_only_when_they_name_the_artefact():
     book = IncidentBook()
     first = {"id": 1, "title": "Revocation and rotation of firmware code-signing certificate", "vendor": "Acme Networks",
