@@ -60,6 +60,25 @@ def read_jsonl(path: str | Path, *, since: str | None = None, until: str | None 
 _SOURCE = re.compile(r"^(?P<path>.*?)(?: \((?:published )?before (?P<before>[^)]+)\))?$")
 
 
+def cluster_rows(rows: list[dict[str, Any]], encoder: Any) -> int:
+    """Put each row into a story (``row["story_id"]``), as ``run`` clusters the archive before it classifies, so
+    the incident book's story link (another outlet's account of a member's story follows the incident) works in
+    ``eval`` as in ``classify``. Rows dated by month (dev.jsonl) read as the month's first day: their stories then
+    hold articles of one calendar month. Returns how many stories."""
+    from .stories import StoryIndex, cluster, lead_text
+
+    if not rows:
+        return 0
+    ordered = sorted(rows, key=lambda r: as_day(r.get("published")))
+    docs = [{"id": i, "title": r.get("title") or "", "summary": r.get("summary") or "", "text": r.get("text") or "",
+             "published": as_day(r.get("published")) or None, "source": r.get("source") or ""}
+            for i, r in enumerate(ordered)]
+    decisions = cluster(docs, encoder.encode([lead_text(d) for d in docs]), StoryIndex())
+    for row, decision in zip(ordered, decisions, strict=True):
+        row["story_id"] = f"new:{decision.document_id}" if decision.story is None else decision.story
+    return sum(d.story is None for d in decisions)
+
+
 def training_overlap(manifest: dict[str, Any], path: str | Path, *, since: str | None = None) -> str | None:
     """The entry of a head's manifest ``sources`` that the labelled file ``path`` overlaps, or None.
 
@@ -95,6 +114,8 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
     if not rows:
         raise InputError("no articles to evaluate")
     started = time.perf_counter()
+    if memory and getattr(featurizer, "encoder", None) is not None:  # a stand-in featurizer has no encoder
+        cluster_rows(rows, featurizer.encoder)
     rows, headline_pred, cat_pred = label_rows(rows, lambda chunk: head, featurizer, memory=memory, batch=batch)
     result = summarise(rows, headline_pred, cat_pred, round(head.threshold, 4),
                        [round(float(t), 4) for t in head.cat_thresholds])

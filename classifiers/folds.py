@@ -33,7 +33,7 @@ import numpy as np
 
 from supplywatch.store import InputError
 
-from .evaluate import as_day, label_rows, summarise
+from .evaluate import as_day, cluster_rows, label_rows, summarise
 from .model import CATEGORIES, HEADLINE, Head, features_from_similarities
 from .ownership import OwnershipModel, ownership_matrix
 from .train import _fit_lr, fit_topics, prototype_units
@@ -151,6 +151,9 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     started = time.perf_counter()
     say(f"encoding {len(allrows)} articles ({len(ex)} project examples)")
     feats = featurizer(allrows)
+    say(f"clustering {len(rows)} articles into stories, as run does before it classifies")
+    if getattr(featurizer, "encoder", None) is not None:  # a stand-in featurizer has no encoder
+        cluster_rows(rows, featurizer.encoder)
     own = OwnershipModel.fit(featurizer.encoder.encode) if ownership else None
     fitter = FoldFitter(allrows, feats, encoder_name=encoder_name, own=own)
     by_row = {id(r): f for r, f in zip(allrows, feats, strict=True)}

@@ -236,8 +236,12 @@ class IncidentBook:
                 return None if inc.status == "rejected" or inc.first_document == doc.get("id") else inc
             if inc.status == "rejected":
                 continue
-            if doc.get("story_id") is not None and doc.get("story_id") in inc.stories:
-                return inc  # clustered into a member's story: another outlet's account of the same event
+            if (doc.get("story_id") is not None and doc.get("story_id") in inc.stories
+                    and (names_artefact(title) or names_artefact(opening))):
+                # Clustered into a member's story and speaking of a certificate, key or update channel: another
+                # outlet's account of the same event. A story-mate that does not (a weekly roundup clustered with
+                # last week's, "X's website hacked" beside "X shipped Superfish") needs the party's name, below.
+                return inc
             if not self._recent(inc, day):
                 continue
             if not (names_party(title, inc.party) or names_party(opening, inc.party)):

@@ -163,6 +163,18 @@ def test_an_account_clustered_with_the_first_report_follows_it_in_the_same_class
         assert store.incidents()[0]["members"] == [1, 2]
 
 
+def test_a_story_mate_that_speaks_of_no_key_or_certificate_does_not_follow(tmp_path):
+    """Templates cluster (weekly roundups, law-firm notices): a story-mate follows the incident only when it speaks
+    of a certificate, key or update channel, or names the party."""
+    db = str(tmp_path / "x.db")
+    roundup = follow(2, "Weekly roundup: the week's most popular stories (low)", "Read them all here.", "2021-01-13")
+    store_with(db, docs([MIMECAST, roundup]))
+    with Store.open(db) as store:
+        store.assign_stories([(1, None, 1.0, "first"), (2, "new:1", 0.9, "embedding")])
+        classify_archive(store, Scored())
+        assert store.incidents()[0]["members"] == [1]
+
+
 def test_a_vendors_own_advisories_follow_its_incident_only_when_they_name_the_artefact():
     book = IncidentBook()
     first = {"id": 1, "title": "Revocation and rotation of firmware code-signing certificate", "vendor": "Acme Networks",
@@ -190,7 +202,7 @@ def test_a_scale_job_carries_only_the_incidents_its_documents_can_meet():
     seed = {"incidents": records, "register": [], "answered": [["a sentence", True]]}
     docs = [{"id": 1, "title": "Vendor20 says more customers were hit", "published": "2020-10-30"},  # in the window
             {"id": 2, "title": "Vendor02 follow-up, months later", "published": "2020-10-31"},  # long out of it
-            {"id": 3, "title": "Another outlet's account", "published": "2020-11-01", "story_id": 503},  # old story
+            {"id": 3, "title": "Another outlet on the certificate theft", "published": "2020-11-01", "story_id": 503},
             {"id": 2005, "title": "Vendor05 relabelled", "published": "2020-11-02"},  # a member, relabelled
             {"id": 4, "title": "Vendor21 news", "published": "2020-11-16"},
             {"id": 5, "title": "Vendor22 news", "published": "2020-12-01"}]
