@@ -25,7 +25,7 @@ import numpy as np
 
 # Chosen on the labelled pairs (benchmarks/story-pairs.tsv; `python benchmarks/story_pairs.py` measures them and
 # benchmarks/STORIES.md records the figures): best band-weighted F1 of "same story". `same_story` is the rule.
-# The founder's two: measured on the whole feed's clusters (`story_pairs.py --feed`), not on pairs.
+# The founder's two (`relates_to_founder`): chosen on the whole feed clustered, not on pairs (story_pairs.py prints both).
 DEFAULTS = {"embedding": 0.60, "embedding_with_title": 0.45, "title_overlap": 0.20, "window_days": 14,
             "founder_embedding": 0.55, "founder_with_title": 0.30}
 LEAD_CHARS = 300
@@ -155,13 +155,15 @@ class StoryIndex:
                 continue
             sim = float(sims[i])
             why = same_story(sim, title_overlap(words, member.words), self.params)
+            if not why:
+                continue
             founder = self.founders[member.story]
-            if why and not relates_to_founder(float(sims[founder]), title_overlap(words, self.members[founder].words),
-                                              self.params):
+            if not relates_to_founder(float(sims[founder]), title_overlap(words, self.members[founder].words),
+                                      self.params):
                 continue
             # Prefer the embedding's verdict, then the closest member.
             key = sim + (1.0 if why == "embedding" else 0.0)
-            if why and key > best_key:
+            if key > best_key:
                 best, best_key = (member.story, sim, why), key
         return best
 
