@@ -235,24 +235,18 @@ def tied(tmp_path_factory) -> str:
     return path
 
 
-def test_a_tie_longer_than_the_candidates_is_taken_whole(tied):
+@pytest.mark.parametrize("tie_max,plan", [(None, "side index"), (250, "fts5")])
+def test_a_tie_longer_than_the_candidates_is_taken_whole(tied, monkeypatch, tie_max, plan):
     """The band of tied scores runs far past the 200 candidates: the band is taken whole, so the top 20 are
-    still FTS5's own (the shortest documents, stored last)."""
-    side, full = _pair(tied)
-    with side, full:
-        got = side.search("zebra", limit=20)
-        assert side.search_plan == "side index"
-        want = full.search("zebra", limit=20)
-    assert [r["id"] for r in got] == [r["id"] for r in want]
-
-
-def test_a_tie_past_what_one_search_fetches_goes_to_fts5(tied, monkeypatch):
+    still FTS5's own (the shortest documents, stored last). A band past what one index search fetches
+    (``TIE_MAX`` lowered under the band's hundreds of documents) goes to FTS5 over every match."""
     from supplywatch.store import search_side
 
-    monkeypatch.setattr(search_side, "TIE_MAX", 250)  # the band (hundreds of documents) runs past it
+    if tie_max is not None:
+        monkeypatch.setattr(search_side, "TIE_MAX", tie_max)
     side, full = _pair(tied)
     with side, full:
         got = side.search("zebra", limit=20)
-        assert side.search_plan == "fts5"
+        assert side.search_plan == plan
         want = full.search("zebra", limit=20)
     assert [r["id"] for r in got] == [r["id"] for r in want]
