@@ -60,14 +60,16 @@ def read_jsonl(path: str | Path, *, since: str | None = None, until: str | None 
 _SOURCE = re.compile(r"^(?P<path>.*?)(?: \((?:published )?before (?P<before>[^)]+)\))?$")
 
 
-def cluster_rows(rows: list[dict[str, Any]], encoder: Any) -> int:
-    """Put each row into a story (``row["story_id"]``), as ``run`` clusters the archive before it classifies, so
-    the incident book's story link (another outlet's account of a member's story follows the incident) works in
-    ``eval`` as in ``classify``. Rows dated by month (dev.jsonl) read as the month's first day: their stories then
-    hold articles of one calendar month. Returns how many stories."""
+def cluster_rows(rows: list[dict[str, Any]], featurizer: Any) -> int:
+    """Put each row into a story (``row["story_id"]``) with the featurizer's encoder, as ``run`` clusters the
+    archive before it classifies, so the incident book's story link (another outlet's account of a member's story
+    follows the incident) works in ``eval`` as in ``classify``. Rows dated by month (dev.jsonl) read as the month's
+    first day: their stories then hold articles of one calendar month. Returns how many stories (0, leaving the
+    rows as they are, for a stand-in featurizer without an encoder)."""
     from .stories import StoryIndex, cluster, lead_text
 
-    if not rows:
+    encoder = getattr(featurizer, "encoder", None)
+    if not rows or encoder is None:
         return 0
     ordered = sorted(rows, key=lambda r: as_day(r.get("published")))
     docs = [{"id": i, "title": r.get("title") or "", "summary": r.get("summary") or "", "text": r.get("text") or "",
@@ -114,8 +116,8 @@ def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory:
     if not rows:
         raise InputError("no articles to evaluate")
     started = time.perf_counter()
-    if memory and getattr(featurizer, "encoder", None) is not None:  # a stand-in featurizer has no encoder
-        cluster_rows(rows, featurizer.encoder)
+    if memory:
+        cluster_rows(rows, featurizer)
     rows, headline_pred, cat_pred = label_rows(rows, lambda chunk: head, featurizer, memory=memory, batch=batch)
     result = summarise(rows, headline_pred, cat_pred, round(head.threshold, 4),
                        [round(float(t), 4) for t in head.cat_thresholds])

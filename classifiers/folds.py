@@ -151,9 +151,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     started = time.perf_counter()
     say(f"encoding {len(allrows)} articles ({len(ex)} project examples)")
     feats = featurizer(allrows)
-    if getattr(featurizer, "encoder", None) is not None:  # a stand-in featurizer has no encoder
-        say(f"clustering {len(rows)} articles into stories, as run does before it classifies")
-        cluster_rows(rows, featurizer.encoder)
+    say(f"clustering {len(rows)} articles into stories, as run does before it classifies")
+    cluster_rows(rows, featurizer)
     own = OwnershipModel.fit(featurizer.encoder.encode) if ownership else None
     fitter = FoldFitter(allrows, feats, encoder_name=encoder_name, own=own)
     by_row = {id(r): f for r, f in zip(allrows, feats, strict=True)}

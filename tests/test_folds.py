@@ -192,3 +192,26 @@ def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():
     _, alone, _ = label_rows([*week, later], lambda r: ScoreHead(), featurizer, analyst=0)
     assert alone == [False, False, False, False]
 
+
+
+def test_eval_clusters_its_articles_by_month_as_run_clusters_before_classify():
+    """`cluster_rows` puts rows into stories with the featurizer's encoder (dev.jsonl's month dates read as the
+    1st); a stand-in featurizer without an encoder leaves the rows as they are."""
+    from supplywatch.classifiers.evaluate import cluster_rows
+
+    class Encoder:  # vectors by title: the rule under test is the clustering, not the model
+        def encode(self, texts):
+            return np.array([[1.0, 0.0] if "Quillmail" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    class Feats:
+        encoder = Encoder()
+
+    rows = [{"title": "Quillmail certificate stolen", "published": "2021-01"},
+            {"title": "Acme patches router", "published": "2021-01"},
+            {"title": "Quillmail tells customers to re-create the connection", "published": "2021-01"},
+            {"title": "Quillmail certificate stolen again", "published": "2021-06"}]  # months later: another story
+    assert cluster_rows(rows, Feats()) == 3
+    assert rows[0]["story_id"] == rows[2]["story_id"] != rows[1]["story_id"]
+    assert rows[3]["story_id"] not in {rows[0]["story_id"], rows[1]["story_id"]}
+    bare = [{"title": "x", "published": "2021-01"}]
+    assert cluster_rows(bare, lambda docs: docs) == 0 and "story_id" not in bare[0]
