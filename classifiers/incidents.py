@@ -63,11 +63,16 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 # The artefact, from the evidence sentence: the first that matches names it.
 ARTEFACTS = (
-    ("token-signing key", re.compile(r"\b(?:token|saml)[- ]signing\b", re.I)),
+    # A signing key told beside the tokens it mints, in one clause ("exploiting authentication tokens and a signing
+    # key", "a consumer signing key to forge access tokens"), is a token-signing key, not a code-signing one.
+    ("token-signing key", re.compile(r"\b(?:token|saml|jwt)[- ]signing\b|\bsigning keys?\b(?:[^\w;:.!?]+\w+){0,8}?[^\w;:.!?]+"
+                                     r"(?:(?:access|authentication|session|auth|identity|saml|jwt|oauth) )?tokens?\b|"
+                                     r"\b(?:access |authentication |session |auth |identity |oauth )?tokens?\b"
+                                     r"(?:[^\w;:.!?]+\w+){0,8}?[^\w;:.!?]+signing keys?\b", re.I)),
     ("code-signing certificate", re.compile(r"\bcode[- ]signing (?:certificates?|certs?)\b|\bcertificates? used to sign\b",
                                             re.I)),
-    ("code-signing key", re.compile(r"\b(?:code|driver|firmware|package|release)[- ]signing\b|\bsigning keys?\b|"
-                                    r"\bkeys? used to sign\b", re.I)),
+    ("code-signing key", re.compile(r"\b(?:code|driver|firmware|package|release)[- ]signing\b|\bkeys? used to sign\b",
+                                    re.I)),
     ("secure boot key", re.compile(r"\b(?:secure boot|platform|golden|master|backdoor) keys?\b", re.I)),
     ("certificate authority", re.compile(r"\bcertificate authorit(?:y|ies)\b|\broot (?:ca|certificates?)\b|"
                                          r"(?<![\w-])CAs?(?![\w-])", re.I)),
@@ -75,6 +80,8 @@ ARTEFACTS = (
                                 re.I)),
     ("update channel", re.compile(r"\bupdate (?:servers?|channels?|mechanisms?|infrastructure|systems?)\b|"
                                   r"\b(?:software|automatic|signed|legitimate|malicious) updates?\b", re.I)),
+    # A bare "signing key" says nothing of what it signs: the name does not guess.
+    ("signing key", re.compile(r"\bsigning keys?\b", re.I)),
     ("private key", re.compile(r"\bprivate[- ]keys?\b", re.I)),
     ("certificate", re.compile(r"\bcertificates?\b|\bcerts?\b|\bdigital signatures?\b|\bdigitally signed\b", re.I)),
 )

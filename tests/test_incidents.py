@@ -37,6 +37,19 @@ def test_the_party_is_the_named_organisation_not_a_common_capitalised_word():
     assert artefact_of("a malicious update was pushed through the build system") == "build system"
 
 
+def test_the_artefact_is_named_by_what_it_signs_and_a_bare_signing_key_is_not_guessed_to_sign_code():
+    # A real 2025 case in the news corpus: a departed employee's use of a signing key for login tokens was recorded
+    # as a "code-signing key compromise" before.
+    assert artefact_of("The attacker extracted customer information by exploiting authentication tokens and a "
+                       "signing key.") == "token-signing key"
+    assert artefact_of("The group used an acquired consumer signing key to forge access tokens.") == "token-signing key"
+    assert artefact_of("Attackers stole the SAML token-signing certificate.") == "token-signing key"
+    assert artefact_of("The vendor published its private signing keys online.") == "signing key"
+    # Tokens in another clause or sentence do not make the key a token-signing one.
+    assert artefact_of("The signing key was stolen; the company also reset tokens for all users.") == "signing key"
+    assert artefact_of("Attackers stole the driver code-signing key of Examplesoft.") == "code-signing key"
+
+
 def test_a_follow_up_names_the_party_within_a_window_each_member_renews():
     book = IncidentBook(window_days=30)
     assert headline_of(MIMECAST, book)[1]
