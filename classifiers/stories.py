@@ -126,22 +126,30 @@ class StoryIndex:
         self.params = {**DEFAULTS, **(params or {})}
         self.members: list[Member] = []
         self.founders: dict[int | str, int] = {}  # story -> index of its first member (added in publication order)
+        # The members' vectors as rows, in a buffer that doubles when full: each document of a batch is added
+        # after it is placed, and re-stacking every member for the next one cost O(members) a document.
         self._matrix: np.ndarray | None = None
 
     def add(self, story: int | str, title: str, vector: np.ndarray, when: str | None, *, source: str = "",
             kind: str = "") -> None:
         self.founders.setdefault(story, len(self.members))
         self.members.append(Member(story, title_words(title), vector, parse_time(when), source, kind))
-        self._matrix = None
+        n, vector = len(self.members), np.asarray(vector)
+        m = self._matrix
+        dtype = np.promote_types(m.dtype if m is not None else np.float32, vector.dtype)  # as np.stack would
+        if m is None or m.shape[0] < n or m.shape[1] != vector.shape[0] or m.dtype != dtype:
+            grown = np.empty((max(64, 2 * n), vector.shape[0]), dtype=dtype)
+            for i, member in enumerate(self.members[:-1]):
+                grown[i] = member.vector
+            self._matrix = grown
+        self._matrix[n - 1] = vector
 
     def best(self, title: str, vector: np.ndarray, when: str | None, *, source: str = "",
              kind: str = "") -> tuple[int | str | None, float, str]:
         """The story this document joins, its similarity, and why; (None, best similarity, "first") if none."""
         if not self.members:
             return None, 0.0, "first"
-        if self._matrix is None:
-            self._matrix = np.stack([m.vector for m in self.members])
-        sims = self._matrix @ vector
+        sims = self._matrix[:len(self.members)] @ vector  # type: ignore[index]
         words = title_words(title)
         at = parse_time(when)
         window = timedelta(days=self.params["window_days"])

@@ -106,6 +106,25 @@ def test_the_founder_is_the_first_member_added():
     assert index.founders == {7: 0, 8: 2}
 
 
+def test_the_index_compares_with_every_member_added_as_its_buffer_grows_and_widens_to_float64():
+    # The members' vectors live in a buffer that doubles (64, 128, 256 rows): each best() must still see exactly
+    # the members added so far, and a float64 vector widens it rather than being rounded to float32.
+    rng = np.random.default_rng(3)
+    index = StoryIndex()
+    vectors = []
+    for i in range(300):
+        v = rng.standard_normal(8)
+        v = (v / np.linalg.norm(v)).astype(np.float64 if i == 150 else np.float32)
+        probe = _unit(*rng.standard_normal(8))
+        if vectors:
+            _, best_sim, _ = index.best("Probe", probe, "2025-09-02T09:00:00Z")
+            assert best_sim == pytest.approx(float((np.stack(vectors) @ probe).max()), abs=1e-6)
+        index.add(i, f"Story {i}", v, "2025-09-02T09:00:00Z")
+        vectors.append(v)
+    assert index._matrix is not None and index._matrix.dtype == np.float64
+    assert np.array_equal(index._matrix[150], vectors[150])
+
+
 # -- the store ---------------------------------------------------------------------------------
 
 
