@@ -111,23 +111,47 @@ def _prf(pred: list[bool], gold: list[bool]) -> dict[str, float]:
 
 
 def evaluate(rows: list[dict[str, Any]], head: Head, featurizer: Any, *, memory: bool = True,
-             batch: int = 32) -> dict[str, Any]:
-    """Per-label precision/recall/F1, topic macro-F1, the keyword baseline, documents per second."""
+             batch: int = 32, errors: bool = False) -> dict[str, Any]:
+    """Per-label precision/recall/F1, topic macro-F1, the keyword baseline, documents per second; with ``errors``
+    also the articles the headline got wrong (:func:`headline_errors`)."""
     if not rows:
         raise InputError("no articles to evaluate")
     started = time.perf_counter()
     if memory:
         cluster_rows(rows, featurizer)
-    rows, headline_pred, cat_pred = label_rows(rows, lambda chunk: head, featurizer, memory=memory, batch=batch)
+    decided: list[tuple[Any, float]] = []
+    rows, headline_pred, cat_pred = label_rows(rows, lambda chunk: head, featurizer, memory=memory, batch=batch,
+                                               decided=decided)
     result = summarise(rows, headline_pred, cat_pred, round(head.threshold, 4),
                        [round(float(t), 4) for t in head.cat_thresholds])
     elapsed = time.perf_counter() - started
-    return {"n": len(rows), "docs_per_second": round(len(rows) / elapsed, 2) if elapsed else None,
-            "model_version": head.version, "memory": memory, **result}
+    out = {"n": len(rows), "docs_per_second": round(len(rows) / elapsed, 2) if elapsed else None,
+           "model_version": head.version, "memory": memory, **result}
+    if errors:
+        out["errors"] = headline_errors(rows, headline_pred, decided)
+    return out
+
+
+def headline_errors(rows: list[dict[str, Any]], headline_pred: list[bool],
+                    decided: list[tuple[Any, float]]) -> list[dict[str, Any]]:
+    """The articles whose headline flag disagrees with their gold label, in publication order, each with what
+    the labelling said (score, the threshold of the head that scored it, reason, evidence): what an analyst
+    reads to see *why* before changing anything. ``decided``: (headline Label, threshold) per row, as
+    :func:`label_rows` fills it."""
+    out = []
+    for row, flagged, (lab, threshold) in zip(rows, headline_pred, decided, strict=True):
+        if flagged == (HEADLINE in (row.get("labels") or [])):
+            continue
+        out.append({"error": "false positive" if flagged else "missed", "id": row.get("id"),
+                    "published": as_day(row.get("published")), "title": row.get("title") or "",
+                    "incident": row.get("incident") or "", "score": round(float(lab.score), 4),
+                    "threshold": round(float(threshold), 4), "reason": lab.reason or "", "evidence": lab.evidence or ""})
+    return out
 
 
 def label_rows(rows: list[dict[str, Any]], head_for: Callable[[dict[str, Any]], Any], featurizer: Any, *,
                memory: bool = True, batch: int = 32, analyst: int = 0, machine_flags: list[bool] | None = None,
+               decided: list[tuple[Any, float]] | None = None,
                ) -> tuple[list[dict[str, Any]], list[bool], dict[str, list[bool]]]:
     """``rows`` in publication order (stable on file order) through :func:`.labelling.label_documents`, each
     with the head ``head_for(row)`` gives and one incident book (when ``memory``) ->
@@ -137,7 +161,8 @@ def label_rows(rows: list[dict[str, Any]], head_for: Callable[[dict[str, Any]], 
     headline scores are nearest their threshold are answered with their gold label (nothing else of the gold is
     read): the answer replaces the item's flag and goes to the book (:meth:`.incidents.IncidentBook.answer`), so
     the next weeks are labelled with it, as ``label --yes/--no`` does for the next ``classify``. The machine's
-    own headline flags (answers not applied) are appended to ``machine_flags`` when given.
+    own headline flags (answers not applied) are appended to ``machine_flags`` when given, and each row's headline
+    Label with its head's threshold to ``decided``.
     """
     rows = sorted(rows, key=lambda r: str(r.get("published") or ""))
     book = IncidentBook() if memory or analyst else None
@@ -160,6 +185,8 @@ def label_rows(rows: list[dict[str, Any]], head_for: Callable[[dict[str, Any]], 
                     cat_pred[c].append(bool(flags[c]))
                 lab = next(lab for lab, _ in labelled if lab.label == HEADLINE)
                 shown.append((abs(lab.score - head.threshold), i, lab))
+                if decided is not None:
+                    decided.append((lab, head.threshold))
             start = end
         self_only.extend(headline_pred[len(self_only):])  # before this week's answers
         for _, i, lab in sorted(shown, key=lambda t: (t[0], t[1]))[:analyst]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from supplywatch.store import InputError
 
-from .evaluate import as_day, cluster_rows, label_rows, summarise
+from .evaluate import as_day, cluster_rows, headline_errors, label_rows, summarise
 from .model import CATEGORIES, HEADLINE, Head, features_from_similarities
 from .ownership import OwnershipModel, ownership_matrix
 from .train import _fit_lr, fit_topics, prototype_units
@@ -129,7 +129,7 @@ def check_incidents(rows: list[dict[str, Any]], where: str = "the file") -> list
 def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = "incident", cut: str = "2015",
                    examples: list[dict[str, Any]] | None = None, encoder_name: str = "",
                    progress: Callable[[str], None] | None = None, analyst: tuple[int, ...] = (),
-                   ownership: bool = False) -> dict[str, Any]:
+                   ownership: bool = False, errors: bool = False) -> dict[str, Any]:
     """Headline and topic figures with the incident book (top level) and without (``no_memory``), the
     keyword baseline, per-incident catches and the folds' thresholds. ``rows`` are never trained on where scored.
 
@@ -137,7 +137,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     many items nearest the threshold each week (:func:`.evaluate.label_rows`), under ``analyst``: {N: ...}, with
     the answers applied and (``machine``) the machine's own flags, which show what the answers taught it.
     ``ownership``: every fold head also reads the whose-key sentence features (:mod:`.ownership`), as
-    ``train.fit(ownership=True)`` fits them."""
+    ``train.fit(ownership=True)`` fits them. ``errors``: the articles the headline got wrong with the book on
+    (:func:`.evaluate.headline_errors`, each scored by its own fold's head), under ``errors``."""
     from . import examples as project_examples
 
     if folds not in FOLDS:
@@ -216,11 +217,14 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     say(f"labelling {len(scored)} articles in publication order, with and without the incident book")
     result: dict[str, Any] = {"n": len(scored), "folds": folds, "model_version": f"{len(fold_thresholds)} fold heads"}
     for memory in (True, False):
-        ordered, headline_pred, cat_pred = label_rows(scored, head_for, lookup, memory=memory)
+        decided: list[tuple[Any, float]] = []
+        ordered, headline_pred, cat_pred = label_rows(scored, head_for, lookup, memory=memory, decided=decided)
         figures = summarise(ordered, headline_pred, cat_pred, threshold_range, cat_range)
         if memory:
             result.update(memory=True, **figures)
             result["incidents" if folds == "incident" else "positives_by_incident"] = _caught(ordered, headline_pred)
+            if errors:
+                result["errors"] = headline_errors(ordered, headline_pred, decided)
         else:
             result["no_memory"] = {"labels": figures["labels"], "categories": figures["categories"]}
     if analyst:

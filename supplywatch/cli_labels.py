@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -102,6 +103,19 @@ def label(env: Env, doc_id: int, label: str | None, value: bool, note: str) -> N
                    f"{incident['status']}.")
 
 
+def error_lines(errors: list[dict[str, Any]]) -> str:
+    """``eval --errors`` as text: one line an article (what went wrong, score / threshold, day, title, incident),
+    then why the labelling decided so."""
+    lines = [f"headline errors: {len(errors)} (false positives and misses, in publication order)"]
+    for e in errors:
+        incident = f"  [{e['incident']}]" if e["incident"] else ""
+        lines.append(f"  {e['error'].upper():15s} {e['score']:.3f} / {e['threshold']:.3f}  {e['published'][:10]}  "
+                     f"{e['title']}{incident}")
+        why = "; ".join(part for part in (e["reason"], e["evidence"] and f"evidence: {e['evidence']}") if part)
+        lines.append(f"      {why or 'no sentence to quote'}")
+    return "\n".join(lines) + "\n"
+
+
 @cli.command()
 @click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Labelled JSONL to train on as well (fields title, text, labels, categories). "
@@ -152,10 +166,14 @@ def train(env: Env, data: tuple[str, ...], until: Period | None, no_examples: bo
                    "Example: --analyst 2 --analyst 5")
 @click.option("--whose-key", "whose_key", is_flag=True, help="With --folds: fit every fold head with the experimental "
               "whose-key sentence features, as train --whose-key does. Example: --whose-key")
+@click.option("--errors", "errors", is_flag=True, help="Also list the articles the headline label got wrong (false "
+              "positives and misses), each with its score, threshold, reason and evidence; in --json under \"errors\". "
+              "Example: --errors")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object. Example: --json")
 @pass_env
 def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Period | None, until: Period | None,
-             no_memory: bool, allow_overlap: bool, analyst: tuple[int, ...], whose_key: bool, as_json: bool) -> None:
+             no_memory: bool, allow_overlap: bool, analyst: tuple[int, ...], whose_key: bool, errors: bool,
+             as_json: bool) -> None:
     """Measure the classifier on labelled articles: precision, recall, F1 per label, and a keyword baseline.
 
     Never trains on the articles it scores. Articles are processed in publication order, as the
@@ -184,7 +202,7 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
         result = pipeline.evaluate(file, head=head, since=since and since.first, until=until and until.first,
                                    memory=not no_memory, folds=folds, allow_overlap=allow_overlap,
                                    warn=lambda message: click.echo(message, err=True), progress=progress,
-                                   analyst=tuple(dict.fromkeys(analyst)), whose_key=whose_key)
+                                   analyst=tuple(dict.fromkeys(analyst)), whose_key=whose_key, errors=errors)
     if as_json:
         echo_json(result)
         return
@@ -202,10 +220,11 @@ def eval_cmd(env: Env, file: str, head: str | None, folds: str | None, since: Pe
         click.echo(f"\nincidents caught (with the incident book): {caught}")
         click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']} (year folds); {result['n']} articles, "
                    f"{result['model_version']} in {result['seconds']} s")
-        return
-    if folds:
+    elif folds:
         click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
                    f"{result['model_version']} in {result['seconds']} s")
-        return
-    click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
-               f"{result['docs_per_second']} documents/s; model {result['model_version']}")
+    else:
+        click.echo(f"\ntopic macro-F1 {result['categories']['macro_f1']}; {result['n']} articles, "
+                   f"{result['docs_per_second']} documents/s; model {result['model_version']}")
+    if errors:
+        click.echo("\n" + error_lines(result["errors"]), nl=False)

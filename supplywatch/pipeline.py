@@ -195,13 +195,14 @@ class Pipeline:
     def evaluate(self, path: str, *, head: str | None = None, since: str | None = None, until: str | None = None,
                  memory: bool = True, folds: str | None = None, allow_overlap: bool = False,
                  warn: Callable[[str], None] | None = None, progress: Any = None,
-                 analyst: tuple[int, ...] = (), whose_key: bool = False) -> dict[str, Any]:
+                 analyst: tuple[int, ...] = (), whose_key: bool = False, errors: bool = False) -> dict[str, Any]:
         """Measure a fitted head on ``path``; refuse (InputError) when the head was fitted on it.
 
         ``allow_overlap``: measure anyway; ``warn`` gets the warning and the result carries ``training_overlap``.
         With ``folds`` ("incident", "time"), fit one head per fold from ``path`` and the project's examples and
         measure each on what it never saw (:func:`supplywatch.classifiers.folds.evaluate_folds`; the time split
         cuts at ``since``, default 2015; ``analyst``: also with a simulated analyst answering N items a week).
+        ``errors``: also the articles the headline got wrong, with score, threshold, reason and evidence.
         """
         from supplywatch.classifiers import Head, resolve_head
         from supplywatch.classifiers.evaluate import evaluate, read_jsonl, training_overlap
@@ -218,7 +219,7 @@ class Pipeline:
             with self.progress.stage("eval (encoding)") as tick:
                 return evaluate_folds(rows, Featurizer(encoder, tick, cache=self._embedding_cache(encoder)), folds=folds,
                                       cut=since or "2015", encoder_name=encoder.name, progress=progress, analyst=analyst,
-                                      ownership=whose_key)
+                                      ownership=whose_key, errors=errors)
         rows = read_jsonl(path, since=since, until=until)
         folder = resolve_head(head or self.config.classifier["head"] or None)
         fitted = Head.load(folder)
@@ -236,7 +237,8 @@ class Pipeline:
         with self.progress.stage("eval") as tick:
             tick(0, len(rows))
             result = evaluate(rows, fitted, Featurizer(encoder, lambda done: tick(done, len(rows)), select=True,
-                                                       cache=self._embedding_cache(encoder)), memory=memory)
+                                                       cache=self._embedding_cache(encoder)), memory=memory,
+                              errors=errors)
         return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------

@@ -226,6 +226,33 @@ def test_eval_refuses_the_heads_training_data_and_points_to_the_held_out_head(tm
 
 
 @pytest.mark.slow
+def test_eval_errors_lists_each_wrong_headline_with_why_in_text_and_json(tmp_path):
+    rows = [{"id": "a", "title": "Vendor signing key stolen", "labels": ["supply_chain_cert_compromise"],
+             "text": "Attackers stole the code-signing key of Examplesoft and signed malware with it.",
+             "categories": [], "published": "2016-03-01"},
+            {"id": "b", "title": "Quarterly results", "text": "Revenue rose.", "categories": [], "published": "2016-04-01",
+             "labels": ["supply_chain_cert_compromise"], "incident": "made-up"},  # gold says yes: a miss
+            {"id": "c", "title": "Acme's signing key stolen", "labels": [], "categories": [], "published": "2016-05-01",
+             "text": "Attackers stole Acme's code-signing key and signed ransomware with it."}]  # gold says no
+    data = tmp_path / "later.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["--db", str(tmp_path / "x.db"), "eval", str(data), "--head", str(HEADS / "head-timesplit"), "--errors"]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    errors = json.loads(result.stdout)["errors"]
+    assert [(e["id"], e["error"]) for e in errors] == [("b", "missed"), ("c", "false positive")]
+    assert errors[0]["incident"] == "made-up" and errors[0]["score"] < errors[0]["threshold"]
+    assert errors[1]["score"] >= errors[1]["threshold"] * 0.4 and "Acme" in errors[1]["evidence"] and errors[1]["reason"]
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    tail = text.stdout[text.stdout.index("headline errors: 2"):].splitlines()
+    assert tail[1].split()[0] == "MISSED" and tail[1].endswith("Quarterly results  [made-up]")
+    assert tail[3].lstrip().startswith("FALSE POSITIVE") and "evidence: Attackers stole Acme" in tail[4]
+    without = CliRunner().invoke(cli, [*args[:-1], "--json"])
+    assert "errors" not in json.loads(without.stdout)
+
+
+@pytest.mark.slow
 def test_eval_with_allow_training_overlap_warns_on_stderr(tmp_path):
     data = _labelled(tmp_path / "dev.jsonl")
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "eval", str(data), "--head", str(HEADS / "head"),
