@@ -141,3 +141,16 @@ def test_without_onnxruntime_auto_falls_back_to_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     backend, name, *_ = out.stdout.split()
     assert backend == "torch" and not name.endswith("-int8") and "(1, 384)" in out.stdout
+
+
+def test_the_torch_encoder_hands_freed_heap_back_after_every_batch_not_only_every_call(monkeypatch):
+    # Clustering encodes 1,000 lead texts in one call; trimmed once a call, the heap grew 300-500 MB within it
+    # (a 100,000-document backfill peaked at 1.57 GB while clustering: benchmarks/BACKFILL.md).
+    from supplywatch.classifiers import encoder as encoder_module
+
+    trims = []
+    real = encoder_module.release_freed_memory
+    monkeypatch.setattr(encoder_module, "release_freed_memory", lambda: trims.append(1) or real())
+    enc = encoder_module.Encoder(backend="torch", batch_size=2)
+    vectors = enc.encode([f"Sentence number {i} about a stolen signing key." for i in range(5)])
+    assert vectors.shape == (5, enc.dim) and len(trims) == 3  # batches of 2, 2 and 1
