@@ -69,6 +69,16 @@ INTRUSION = re.compile(
     r"malicious (?:updates?|code|versions?|builds?|images?|installers?|drivers?|releases?))\b",
     re.I,
 )
+# A compromise participle that modifies another noun is about that noun: "installs its own root certificate on
+# compromised machines", "phishing pages on hacked websites". What was compromised is the machine, not the
+# certificate the clause also names. ("compromised build servers" and "hijacked update channel" name an artefact
+# next, so they still count; so does "a compromised account was used to issue certificates": an issuing account
+# is the CA's capability.)
+OTHER_OBJECT = re.compile(
+    r"\s+(?:[a-z-]+\s+)?(?:machines?|computers?|systems?|networks?|hosts?|devices?|endpoints?|servers?|"
+    r"websites?|sites?|web ?pages?|pages|routers?|PCs?|laptops?|phones?|"
+    r"smartphones?|victims?|users?|environments?|infrastructure)\b(?!['’])", re.I)  # "the computer's certificates": its
+PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|infected|backdoored|trojani[sz]ed)$", re.I)
 # "forged" or "fake certificates" are the product of a validation flaw as often as of a stolen key.
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
 FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|CVE-\d{4}-\d+|validat(?:e|ed|es|ion|ing)|pass(?:ed)? checks?)\b",
@@ -160,6 +170,10 @@ def clause_verdict(clause: str) -> str:
         for hit in verbs.finditer(clause):
             if art.start() <= hit.start() < art.end():
                 continue  # the artefact phrase itself ("signed update") is not its own compromise
+            if PARTICIPLE.search(hit.group()) and (hit.end() <= art.start() or hit.start() >= art.end()):
+                nxt = OTHER_OBJECT.match(clause, hit.end())
+                if nxt and not any(a.start() < nxt.end() and hit.end() <= a.start() for a, _ in artefacts):
+                    continue  # "compromised machines": the participle's noun is not the artefact
             gap = clause[min(art.end(), hit.end()):max(art.start(), hit.start())]
             if len(_WORD.findall(gap)) > MAX_GAP:
                 continue  # too far apart to be about each other ("... signed app ... used to steal data")

@@ -16,6 +16,10 @@ STATED = [
     "It is possible that the attackers may have accessed the private key of the site's TLS certificate.",
     "Researchers found a fake certificate for the messaging service issued by the breached authority.",
     "Certs stolen from the game maker were used to sign the loader.",
+    # a compromise participle before an artefact, or before another noun's artefact, still counts
+    "Attackers used compromised update servers to push a signed backdoor.",
+    "The adware compromised the laptop's encryption certificates to inject ads.",
+    "A compromised registration account was used to issue certificates for customer domains.",
 ]
 NOT_STATED = [
     ("The leaked source code contained no signing keys, the company said.", "negated"),
@@ -36,6 +40,9 @@ NOT_STATED = [
     # articles on sentences like the first
     ("CERT-In published indicators of compromise and detection rules for defenders in energy.", "no-artefact"),
     ("The signing certificate's indicators of compromise were shared with customers.", "no-compromise"),
+    # the participle's noun was compromised, not the certificate or key the clause also names
+    ("The loader plants a root certificate on compromised machines to intercept traffic.", "no-compromise"),
+    ("With one compromised server, crooks grab SSH private keys from a user's PC.", "no-compromise"),
 ]
 
 
