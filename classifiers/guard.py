@@ -49,12 +49,14 @@ CHANNEL = re.compile(
     re.I,
 )
 # Something happened to the artefact. "stole X from build servers" is theft *from* a channel, so
-# channels take the intrusion/tampering verbs only.
+# channels take the intrusion/tampering verbs only. "hackers" is an actor, not an act: flaw stories say "the bug
+# lets hackers impersonate any certificate", and a theft has its verb ("hackers stole", "was hacked").
 TAKEN = re.compile(
-    r"\b(?:stole|stolen|steal(?:s|ing)?|theft|thie(?:f|ves)|leak(?:ed|s|ing)?|exposed?|exposure|" + COMPROMISE_WORD + "|"
+    r"\b(?:stole|stolen|steal(?:s|ing)?|theft|thie(?:f|ves)|lifted|made off with|leak(?:ed|s|ing)?|exposed?|exposure|"
+    + COMPROMISE_WORD + "|"
     r"misused?|misusing|abus(?:e|ed|ing)|hijack(?:ed|ing)?|fraudulent(?:ly)?|rogue|counterfeit|taken|copied|exfiltrat\w*|"
     r"obtained by|fell into|in the wrong hands|turned up|(?:posted|published|committed|uploaded) (?:online|publicly|to)|"
-    r"public(?:ly accessible)? (?:code )?repositor(?:y|ies)|forg(?:e|ed|ing|ery)|breach(?:ed|es)?|hack(?:ed|ers?)|"
+    r"public(?:ly accessible)? (?:code )?repositor(?:y|ies)|forg(?:e|ed|ing|ery)|breach(?:ed|es)?|hacked|"
     r"intrusion|intruders?|broke(?:n)? into|trojani[sz]ed|backdoor(?:ed|s)?|tamper(?:s|ed|ing)?|cracked|accessed|"
     r"extract(?:ed|able)|fake|spoof(?:ed|ing)?|belonging to|gained access|"
     r"(?:accident\w*|mistakenly|inadvertently|unknowingly) (?:publish|post|upload|releas|leak|expos|disclos|ship)\w*|"

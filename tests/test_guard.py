@@ -20,6 +20,9 @@ STATED = [
     "Attackers used compromised update servers to push a signed backdoor.",
     "The adware compromised the laptop's encryption certificates to inject ads.",
     "A compromised registration account was used to issue certificates for customer domains.",
+    # theft told with its actors and a plain verb
+    "Thieves made off with the signing certificate.",
+    "Researchers believe the private key was lifted from the vendor in a 2023 network incident.",
 ]
 NOT_STATED = [
     ("The leaked source code contained no signing keys, the company said.", "negated"),
@@ -43,6 +46,9 @@ NOT_STATED = [
     # the participle's noun was compromised, not the certificate or key the clause also names
     ("The loader plants a root certificate on compromised machines to intercept traffic.", "no-compromise"),
     ("With one compromised server, crooks grab SSH private keys from a user's PC.", "no-compromise"),
+    # "hackers" names who could act, not that anything was taken: flaw stories say it of every certificate
+    ("A critical flaw allows hackers to impersonate any trusted SSL certificate.", "no-compromise"),
+    ("The hackers replied with a message signed with the same PGP key used in the earlier dumps.", "no-compromise"),
 ]
 
 
