@@ -83,7 +83,8 @@ OTHER_OBJECT = re.compile(
 PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|infected|backdoored|trojani[sz]ed)$", re.I)
 # "forged" or "fake certificates" are the product of a validation flaw as often as of a stolen key.
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
-FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|CVE-\d{4}-\d+|validat(?:e|ed|es|ion|ing)|pass(?:ed)? checks?)\b",
+FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|vulnerable|"
+                  r"CVE-\d{4}-\d+|validat(?:e|ed|es|ion|ing)|pass(?:ed)? checks?)\b",
                   re.I)
 # Certificates with no legitimate victim, or trouble that is not theft.
 NEAR_MISS = re.compile(

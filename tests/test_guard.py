@@ -35,6 +35,7 @@ NOT_STATED = [
     ("An expired certificate knocked the bank's app offline; nothing was stolen.", "near-miss"),
     ("Phishing pages now use free TLS certificates from Let's Encrypt.", "near-miss"),
     ("A flaw in the library let forged certificates pass validation.", "flaw"),
+    ("The browser is vulnerable to man-in-the-middle attacks through certificate forgery.", "flaw"),
     ("An attacker who steals the token-signing certificate can mint tokens for any user.", "hypothetical"),
     ("Certificate transparency logs are leaking internal hostnames, a researcher warns.", "no-artefact"),
     ("The vendor rotated its certificate as part of routine maintenance.", "no-compromise"),
