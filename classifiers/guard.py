@@ -50,14 +50,16 @@ CHANNEL = re.compile(
 )
 # Something happened to the artefact. "stole X from build servers" is theft *from* a channel, so
 # channels take the intrusion/tampering verbs only. "hackers" is an actor, not an act: flaw stories say "the bug
-# lets hackers impersonate any certificate", and a theft has its verb ("hackers stole", "was hacked").
+# lets hackers impersonate any certificate", and a theft has its verb ("hackers stole", "was hacked"). An
+# "intrusion prevention (or detection) system" is a product.
 TAKEN = re.compile(
     r"\b(?:stole|stolen|steal(?:s|ing)?|theft|thie(?:f|ves)|lifted|made off with|leak(?:ed|s|ing)?|exposed?|exposure|"
     + COMPROMISE_WORD + "|"
     r"misused?|misusing|abus(?:e|ed|ing)|hijack(?:ed|ing)?|fraudulent(?:ly)?|rogue|counterfeit|taken|copied|exfiltrat\w*|"
     r"obtained by|fell into|in the wrong hands|turned up|(?:posted|published|committed|uploaded) (?:online|publicly|to)|"
     r"public(?:ly accessible)? (?:code )?repositor(?:y|ies)|forg(?:e|ed|ing|ery)|breach(?:ed|es)?|hacked|"
-    r"intrusion|intruders?|broke(?:n)? into|trojani[sz]ed|backdoor(?:ed|s)?|tamper(?:s|ed|ing)?|cracked|accessed|"
+    r"intrusion(?! (?:prevention|detection))|intruders?|broke(?:n)? into|trojani[sz]ed|backdoor(?:ed|s)?|"
+    r"tamper(?:s|ed|ing)?|cracked|accessed|"
     r"extract(?:ed|able)|fake|spoof(?:ed|ing)?|belonging to|gained access|"
     r"(?:accident\w*|mistakenly|inadvertently|unknowingly) (?:publish|post|upload|releas|leak|expos|disclos|ship)\w*|"
     r"publish(?:ed|es|ing)? (?:its|their|the) (?:private|secret|signing|code[- ]signing)|"
@@ -65,8 +67,8 @@ TAKEN = re.compile(
     re.I,
 )
 INTRUSION = re.compile(
-    r"\b(?:" + COMPROMISE_WORD + r"|breach(?:ed|es)?|hack(?:ed|ers?)|"
-    r"intrusion|intruders?|broke(?:n)? into|"
+    r"\b(?:" + COMPROMISE_WORD + r"|breach(?:ed|es)?|hacked|"
+    r"intrusion(?! (?:prevention|detection))|intruders?|broke(?:n)? into|"
     r"infiltrat\w*|gained access|inserted|injected|planted|tamper(?:s|ed|ing)?|trojani[sz]ed|backdoor(?:ed|s)?|hijack(?:ed)?|"
     r"malicious (?:updates?|code|versions?|builds?|images?|installers?|drivers?|releases?))\b",
     re.I,
@@ -93,7 +95,9 @@ NEAR_MISS = re.compile(
     r"issued (?:directly )?to (?:the )?(?:malware|its|their|illicit|criminal|malicious) (?:authors?|operators?|parties|actors?)|"
     r"illicit parties|pinning|heartbleed|padding oracle|"
     r"(?:certificate|signature|chain) validation|validation (?:flaws?|bugs?|checks?)|wallets?|seed phrases?|"
-    r"(?:users?|customers?|holders?)['’]? (?:own )?private keys?)\b",
+    r"(?:users?|customers?|holders?)['’]? (?:own )?private keys?|"
+    # a ransomware's decryption key ("the private key lets victims decrypt their files") signs nothing
+    r"decrypt(?:s|ed|ing)? (?:their |the |victims['’]? |your |encrypted |locked |all )*files)\b",
     re.I,
 )
 # Malware that steals its victims' certificates among their other data ("steals passwords, digital certificates,

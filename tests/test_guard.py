@@ -50,6 +50,10 @@ NOT_STATED = [
     # "hackers" names who could act, not that anything was taken: flaw stories say it of every certificate
     ("A critical flaw allows hackers to impersonate any trusted SSL certificate.", "no-compromise"),
     ("The hackers replied with a message signed with the same PGP key used in the earlier dumps.", "no-compromise"),
+    ("The camera's update mechanism could send your Wi-Fi password to hackers in clear text.", "no-compromise"),
+    ("Features include automatic updates and a host intrusion prevention system.", "no-compromise"),
+    # a ransomware's decryption key signs nothing
+    ("The private key leaked by the ransomware's author lets victims decrypt their files for free.", "near-miss"),
 ]
 
 
