@@ -119,6 +119,11 @@ DOUBLE_NEGATION = re.compile(r"\b(?:can ?not|can't|could ?not|couldn't|did not|d
 HYPOTHETICAL = re.compile(r"\b(?:can|could|may|might|would|need(?:ed)? to|had to|how to|ways? to)\b", re.I)
 # A clause about what anyone could do ("someone holding a certificate could sign a fake one") is not news of a theft.
 STRONG_HYPOTHETICAL = re.compile(r"\b(?:if|whoever|anyone|someone|an attacker who|attackers who)\b", re.I)
+# "this attack may be used to steal private keys", "the key would have allowed hackers to compromise its servers":
+# what something could let someone do, told as an infinitive ("to steal") anywhere after the modal in its clause.
+ENABLING = re.compile(r"\b(?:can|could|may|might|would)(?: have)?(?: be used| allow(?:ed)?| let| enable(?:d)?| help(?:ed)?|"
+                      r" make it (?:\w+ )?(?:easier|possible))\b", re.I)
+_INFINITIVE = re.compile(r"\bto\s+$", re.I)
 # "attackers may have accessed the key" reports a possible past compromise; "could sign malware" does not.
 PAST_POSSIBLE = re.compile(r"\b(?:may|might|could|must) (?:well |also )?have\b", re.I)
 _CLAUSE = re.compile(r";|:\s|\s[—–]\s|,\s+(?:but|yet|while|whereas|although|though)\s|\s+rather than\s|\s+but\s", re.I)
@@ -201,6 +206,9 @@ def clause_verdict(clause: str) -> str:
                 continue
             if _governed(clause, hit.start(), HYPOTHETICAL, HYP_WINDOW) and not PAST_POSSIBLE.search(
                     _words_before(clause, hit.start(), HYP_WINDOW)):
+                why = "hypothetical"
+                continue
+            if _INFINITIVE.search(clause[:hit.start()]) and ENABLING.search(clause[:hit.start()]):
                 why = "hypothetical"
                 continue
             return "yes"

@@ -20,6 +20,8 @@ STATED = [
     "Attackers used compromised update servers to push a signed backdoor.",
     "The adware compromised the laptop's encryption certificates to inject ads.",
     "A compromised registration account was used to issue certificates for customer domains.",
+    # a stated theft stays stated inside a sentence about what it could enable
+    "The breach could allow attackers to abuse the stolen certificate.",
     # theft told with its actors and a plain verb
     "Thieves made off with the signing certificate.",
     "Researchers believe the private key was lifted from the vendor in a 2023 network incident.",
@@ -52,6 +54,9 @@ NOT_STATED = [
     ("The hackers replied with a message signed with the same PGP key used in the earlier dumps.", "no-compromise"),
     ("The camera's update mechanism could send your Wi-Fi password to hackers in clear text.", "no-compromise"),
     ("Features include automatic updates and a host intrusion prevention system.", "no-compromise"),
+    # what an attack could be used to do is no theft
+    ("This attack may be used by one virtual machine to steal private keys from another.", "hypothetical"),
+    ("The flaw could allow attackers to steal the signing key.", "hypothetical"),
     # a ransomware's decryption key signs nothing
     ("The private key leaked by the ransomware's author lets victims decrypt their files for free.", "near-miss"),
 ]
