@@ -81,7 +81,7 @@ INTRUSION = re.compile(
 OTHER_OBJECT = re.compile(
     r"\s+(?:[a-z-]+\s+)?(?:machines?|computers?|systems?|networks?|hosts?|devices?|endpoints?|servers?|"
     r"websites?|sites?|web ?pages?|pages|routers?|PCs?|laptops?|phones?|"
-    r"smartphones?|victims?|users?|environments?|infrastructure)\b(?!['’])", re.I)  # "the computer's certificates": its
+    r"smartphones?|victims?|users?|environments?|infrastructure)\b(?!['’])", re.I)  # not "the computer's certificates"
 PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|infected|backdoored|trojani[sz]ed)$", re.I)
 # "forged" or "fake certificates" are the product of a validation flaw as often as of a stolen key.
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
