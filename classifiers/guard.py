@@ -85,6 +85,10 @@ OTHER_OBJECT = re.compile(
 PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|infected|backdoored|trojani[sz]ed)$", re.I)
 # "forged" or "fake certificates" are the product of a validation flaw as often as of a stolen key.
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
+# A certificate faked in the middle of a connection ("a man-in-the-middle attack to fake a certificate",
+# "pretending to be signed by a trusted CA") is interception or impersonation, not an issuer's stolen key.
+FORGED_IN_TRANSIT = re.compile(r"\b(?:man[- ]in[- ]the[- ]middle|MITM|interception|intercept(?:s|ed|ing)?|"
+                               r"pretend(?:s|ed|ing)? to be|impersonat\w+|posing as|masquerad\w+)", re.I)
 FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|vulnerable|"
                   r"CVE-\d{4}-\d+|validat(?:e|ed|es|ion|ing)|pass(?:ed)? checks?)\b",
                   re.I)
@@ -192,6 +196,9 @@ def clause_verdict(clause: str) -> str:
             if FORGE_ONLY.fullmatch(hit.group()):
                 if FLAW.search(clause):
                     why = "flaw"
+                    continue
+                if FORGED_IN_TRANSIT.search(clause):
+                    why = "near-miss"
                     continue
                 # The forgery must be the artefact's: "fake SSL certificate", "certificates were spoofed";
                 # not "certs for fake Teams installers" (real certificates on fake software).

@@ -54,6 +54,8 @@ NOT_STATED = [
     ("The hackers replied with a message signed with the same PGP key used in the earlier dumps.", "no-compromise"),
     ("The camera's update mechanism could send your Wi-Fi password to hackers in clear text.", "no-compromise"),
     ("Features include automatic updates and a host intrusion prevention system.", "no-compromise"),
+    # a certificate faked in transit or in someone's name is interception or impersonation, not a stolen key
+    ("Attackers run a man-in-the-middle attack to fake the certificate of the download site.", "near-miss"),
     # what an attack could be used to do is no theft
     ("This attack may be used by one virtual machine to steal private keys from another.", "hypothetical"),
     ("The flaw could allow attackers to steal the signing key.", "hypothetical"),
