@@ -115,14 +115,19 @@ SIGNING_QUALIFIED = re.compile(r"\b(?:code|driver|firmware|token|saml|package|up
 # An artefact named as part of a flaw's name ("the Android Master Key vulnerability") is the flaw, not a key.
 FLAW_NAME = re.compile(r"\W{0,2}\s*(?:vulnerabilit(?:y|ies)|flaws?|bugs?)\b", re.I)
 # Negations that govern the rest of their clause ("none of the leaked material could be used to tamper ...").
-STRONG_NEGATION = re.compile(r"\b(?:none|nothing|nobody|neither|no (?:evidence|indication|sign)s?|den(?:y|ies|ied))\b", re.I)
+STRONG_NEGATION = re.compile(r"\b(?:none|nothing|nobody|neither|no (?:evidence|indication|sign|suggestion)s?|"
+                             r"den(?:y|ies|ied))\b", re.I)
 NEGATION = re.compile(r"\b(?:no|not|never|none|nobody|nothing|neither|nor|without|cannot|can't|n't)\b|\w+n't\b", re.I)
 # "cannot rule out that the key was misused" asserts the risk: not a negation.
 DOUBLE_NEGATION = re.compile(r"\b(?:can ?not|can't|could ?not|couldn't|did not|didn't|unable to) (?:rule out|exclude)\b",
                              re.I)
 HYPOTHETICAL = re.compile(r"\b(?:can|could|may|might|would|need(?:ed)? to|had to|how to|ways? to)\b", re.I)
 # A clause about what anyone could do ("someone holding a certificate could sign a fake one") is not news of a theft.
-STRONG_HYPOTHETICAL = re.compile(r"\b(?:if|whoever|anyone|someone|an attacker who|attackers who)\b", re.I)
+# A purpose ("so that a compromised build server cannot sign") is what a measure is for, not what happened; a
+# result ("modified build scripts so that a backdoor was compiled in") is what happened.
+STRONG_HYPOTHETICAL = re.compile(r"\b(?:if|whoever|anyone|someone|an attacker who|attackers who|"
+                                 r"so that(?=(?:\W+\w+){0,8}?\W+(?:can|cannot|can't|could|will|won't|would|may|might)\b))\b",
+                                 re.I)
 # "this attack may be used to steal private keys", "the key would have allowed hackers to compromise its servers":
 # what something could let someone do, told as an infinitive ("to steal") anywhere after the modal in its clause.
 ENABLING = re.compile(r"\b(?:can|could|may|might|would)(?: have)?(?: be used| allow(?:ed)?| let| enable(?:d)?| help(?:ed)?|"
@@ -157,7 +162,8 @@ def _governed(clause: str, pos: int, cue: re.Pattern[str], window: int) -> bool:
         return False
     near = cue.search(" ".join(before.split()[-window:])) is not None
     strong = STRONG_NEGATION if cue is NEGATION else STRONG_HYPOTHETICAL
-    return near or strong.search(clause[:pos]) is not None
+    # searched in the whole clause (a purpose's "so that" looks ahead for its modal), counted when it starts before pos
+    return near or any(m.start() < pos for m in strong.finditer(clause))
 
 
 # Malware carrying a named company's certificate ("the worm also carries the certificate of Acme Audio"):

@@ -20,6 +20,8 @@ STATED = [
     "Attackers used compromised update servers to push a signed backdoor.",
     "The adware compromised the laptop's encryption certificates to inject ads.",
     "A compromised registration account was used to issue certificates for customer domains.",
+    # a result, not a purpose
+    "The intruders modified build scripts so that a backdoor was compiled into the signed update agent.",
     # a stated theft stays stated inside a sentence about what it could enable
     "The breach could allow attackers to abuse the stolen certificate.",
     # theft told with its actors and a plain verb
@@ -54,6 +56,9 @@ NOT_STATED = [
     ("The hackers replied with a message signed with the same PGP key used in the earlier dumps.", "no-compromise"),
     ("The camera's update mechanism could send your Wi-Fi password to hackers in clear text.", "no-compromise"),
     ("Features include automatic updates and a host intrusion prevention system.", "no-compromise"),
+    # what a measure is for, and a statement that nothing suggests a theft
+    ("Keep signing apart from building, so that a compromised build server cannot sign arbitrary files.", "hypothetical"),
+    ("There is no suggestion that any of the mail provider's certificates or private keys were stolen.", "negated"),
     # a certificate faked in transit or in someone's name is interception or impersonation, not a stolen key
     ("Attackers run a man-in-the-middle attack to fake the certificate of the download site.", "near-miss"),
     # what an attack could be used to do is no theft
