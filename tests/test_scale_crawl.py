@@ -118,8 +118,15 @@ def test_a_worker_killed_half_way_loses_nothing(cluster, redis_client):
             return sum(server.llen(k) for k in server.scan_iter(match=keys.processing("") + f"*-{victim.pid}-*"))
 
         deadline = time.monotonic() + 90
-        # Half-way: documents are arriving, and the victim holds requests it has not finished.
-        while not (_count(db)[0] and victim_holds()) and time.monotonic() < deadline:
+        # Half-way: documents are arriving, and the victim holds requests it has not finished. It is frozen
+        # (SIGSTOP) before the second look, so it cannot finish them between the look and the kill: without that,
+        # a victim that completed its last held request in that gap failed this test now and then.
+        while time.monotonic() < deadline:
+            if _count(db)[0] and victim_holds():
+                victim.send_signal(signal.SIGSTOP)
+                if victim_holds():
+                    break
+                victim.send_signal(signal.SIGCONT)
             time.sleep(0.02)
         victim.kill()  # SIGKILL: no cleanup, its in-flight requests stay in its processing list
         victim.communicate()
