@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from supplywatch.store import vocabulary
+
 from .guard import names_artefact
 
 WINDOW_DAYS = 90
@@ -198,7 +200,7 @@ class Incident:
         return f"{self.party} {self.artefact} compromise"
 
     def reason(self) -> str:
-        return f"follow-up of: {self.name}, first reported {str(self.first_published)[:10]}"
+        return f"{vocabulary.FOLLOW_UP} {self.name}, first reported {str(self.first_published)[:10]}"
 
     def as_record(self) -> dict[str, Any]:
         return {"id": self.id, "party": self.party, "artefact": self.artefact, "first_document_id": self.first_document,

@@ -166,12 +166,6 @@ class Item:
     follow_up: str = ""  # "follow-up of: X certificate compromise, first reported DAY" (an incident's follow-up)
 
 
-def follow_up_of(label: dict[str, Any]) -> str:
-    """The label's reason when it was inherited from an incident ("follow-up of: ..."), else ""."""
-    reason = label.get("reason") or ""
-    return reason if reason.startswith("follow-up of:") else ""
-
-
 @dataclass
 class Section:
     label: str
@@ -234,7 +228,7 @@ class _Story:
                     actions=dedupe_actions(requests, MAX_ACTIONS), links=links, vendor=doc.get("vendor") or "",
                     first_reported=first if first and first < date else "", also=also,
                     feed_only=all(d.get("text_source") == "feed" for d in self.docs),
-                    follow_up=follow_up_of(lab))
+                    follow_up=vocabulary.follow_up_of(lab))
 
     @property
     def key(self) -> Any:

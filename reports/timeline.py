@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supplywatch.store import InputError, is_day
+from supplywatch.store import InputError, is_day, vocabulary
 
 from .digest import safe_url
 
@@ -104,12 +104,6 @@ def build_timeline(store: Any, name: str, *, since: str | None = None) -> Timeli
     return Timeline(supplier=info, since=since, stories=stories)
 
 
-def follow_up_of(label: dict[str, Any]) -> str:
-    """The label's reason when it was inherited from an incident ("follow-up of: ..."), else ""."""
-    reason = label.get("reason") or ""
-    return reason if reason.startswith("follow-up of:") else ""
-
-
 def _story(docs: list[dict[str, Any]]) -> TimelineStory:
     members = [TimelineDocument(id=d["id"], title=" ".join((d["title"] or "").split()) or "(untitled)",
                                 source=d["source"], url=safe_url(d["url"]), published=d["published"] or "",
@@ -122,7 +116,7 @@ def _story(docs: list[dict[str, Any]]) -> TimelineStory:
             if lab["label"] not in best or lab["score"] > best[lab["label"]]["score"]:
                 best[lab["label"]] = {"label": lab["label"], "score": lab["score"],
                                       "evidence": " ".join((lab["evidence"] or "").split()),
-                                      "follow_up": follow_up_of(lab)}
+                                      "follow_up": vocabulary.follow_up_of(lab)}
     sources: list[str] = []
     for d in members:
         if d.source not in sources:

@@ -16,6 +16,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
+from . import vocabulary
 from .errors import InputError, QuerySyntaxError
 from .models import is_day
 from .search_side import SIDE_MAX_LIMIT, SideIndexMixin
@@ -221,7 +222,7 @@ def _extra_columns(params: dict[str, Any]) -> str:
     ``--supplier`` (parameters ``supplier0``...), ``impact``: how the document reaches the supplier
     ("affected: PATH", "possibly affected: PATH", "mentioned: ..."), the surest first (issue 15)."""
     columns = (", (select l.reason from labels l where l.document_id = d.id and l.flagged = 1 "
-               "and l.reason like 'follow-up of:%' limit 1) as follow_up")
+               f"and l.reason like '{vocabulary.FOLLOW_UP}%' limit 1) as follow_up")
     names = [k for k in params if re.fullmatch(r"supplier\d+", k)]
     if names:
         listed = ", ".join(":" + n for n in names)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 HEADLINE_KIND = "headline"  # the label the product exists for: its own digest section first, never cut
 TOPIC_KIND = "topic"  # a topic section of the digest, cut to the configured length
@@ -40,6 +41,16 @@ LABELS: list[LabelSpec] = [
 ]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+# The reason of a headline label inherited from an incident (``classifiers.incidents``): "follow-up of: X code-signing
+# certificate compromise, first reported DAY". Written by the classifier, read by search, digest and timeline.
+FOLLOW_UP = "follow-up of:"
+
+
+def follow_up_of(label: dict[str, Any] | Label) -> str:
+    """The label's reason when it was inherited from an incident, else ""."""
+    reason = (label.get("reason") if isinstance(label, dict) else label.reason) or ""
+    return reason if reason.startswith(FOLLOW_UP) else ""
 
 
 def label_names() -> list[str]:

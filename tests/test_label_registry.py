@@ -55,3 +55,14 @@ def test_a_new_label_is_one_registry_line(tmp_path):
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "ok\n"
+
+
+def test_a_follow_up_is_read_from_the_reason_the_incident_book_writes():
+    from supplywatch.classifiers.incidents import Incident
+
+    reason = Incident(party="Mimecast", artefact="certificate", first_document=1,
+                      first_published="2021-01-12", last_published="2021-01-12").reason()
+    assert vocabulary.follow_up_of({"reason": reason}) == reason
+    assert vocabulary.follow_up_of(vocabulary.Label("x", 0.5, reason=reason)) == reason
+    assert vocabulary.follow_up_of({"reason": "states whose signing artefact was compromised"}) == ""
+    assert vocabulary.follow_up_of({"reason": None}) == ""
