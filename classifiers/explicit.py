@@ -30,7 +30,7 @@ _ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?sign
         r"download servers?)")
 _NAME = r"(?P<name>(?-i:[A-Z])[\w.&-]*(?:\s(?-i:[A-Z])[\w.&-]*)*)"  # "Opera", "Tessaro Networks"
 _NAME_OR_DOMAIN = r"(?P<name>(?-i:[A-Z])[\w.&-]*(?:\s(?-i:[A-Z])[\w.&-]*)*|[\w-]+\.(?:com|net|org)\b)"
-_PRONOUN = r"(?:its|their|the (?:company|vendor|firm|developer|manufacturer|maker)['’]?s?)"
+_PRONOUN = r"(?:its|their|the (?:company|vendor|firm|developer|manufacturer|maker)(?:['’]s|s['’]))"  # possessive
 _OWNER = r"(?:\b" + _NAME + r"(?:'s|’s)|\b" + _PRONOUN + ")"
 # "Opera's certificate", "its private code-signing keys"
 OWNER_BEFORE = re.compile(_OWNER + r" (?:own |legitimate |valid |official |trusted |genuine )?(?:[\w-]+ ){0,2}" + _ART,
@@ -56,13 +56,20 @@ USED_TO_SIGN = re.compile(r"\b(?:used|abused|misused|using) (?:a |an |the )?(?:[
                           r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART + r" to (?:sign|mint|forge|issue)",
                           re.I)
 _OWNED = (OWNER_BEFORE, OWNER_AFTER, STOLEN_ART, ART_STOLEN, SIGNED_STOLEN)
+# A key to a cloud account, a bucket or an API is a credential, not a signing artefact: "the firm's master key to
+# its Amazon Web Services account", "an AWS secret access key left in a public repository". Common in modern
+# breach news, and an explicit statement in a lead flags at any model score.
+_CREDENTIAL = re.compile(r"\b(?:(?:aws|amazon web services|api|access|cloud|s3|azure|gcp|storage|database)\b"
+                         r"(?: [\w-]+){0,2}? keys?|keys? (?:[\w-]+ ){0,2}?(?:to|for) (?:[\w.&'’-]+ ){0,4}?"
+                         r"(?:accounts?|buckets?|consoles?|databases?|apis?|storage))\b", re.I)
+_SIGNS = re.compile(r"\b(?:sign\w*|certificates?|certs?)\b", re.I)
 _RULED_OUT = ("negated", "hypothetical", "near-miss", "flaw")
 
 
 def explicit_statement(sentence: str) -> bool:
     """Whether some clause of ``sentence`` states a compromise of a signing artefact and names whose it was."""
     for clause in _CLAUSE.split(sentence):
-        if not clause or not clause.strip():
+        if not clause or not clause.strip() or (_CREDENTIAL.search(clause) and not _SIGNS.search(clause)):
             continue
         verdict = None
         if USED_TO_SIGN.search(clause):

@@ -97,6 +97,10 @@ NEAR_MISS = re.compile(
     r"\b(?:bought|buy(?:s|ing)?|purchas(?:e|ed|es|ing)|shell compan(?:y|ies)|front compan(?:y|ies)|self[- ]signed|"
     r"expir(?:e|ed|es|y|ing|ation)|let'?s encrypt|free (?:tls |ssl |https )?certificates?|"
     r"issued (?:directly )?to (?:the )?(?:malware|its|their|illicit|criminal|malicious) (?:authors?|operators?|parties|actors?)|"
+    # the attackers' own ("the operators install their own root certificate", "hackers signed it with their own
+    # certificate"): a certificate its users obtained, no legitimate party's
+    r"(?:attackers?|hackers?|operators?|criminals?|crooks|gangs?|actors?|authors?)\b[^.;]{0,60}?\b(?:their|its) own "
+    r"(?:[\w-]+ ){0,2}?(?:certificates?|keys?|signatures?|CAs?)|"
     r"illicit parties|pinning|heartbleed|padding oracle|"
     r"(?:certificate|signature|chain) validation|validation (?:flaws?|bugs?|checks?)|wallets?|seed phrases?|"
     r"(?:users?|customers?|holders?)['’]? (?:own )?private keys?|"

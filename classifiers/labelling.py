@@ -17,7 +17,7 @@ from .calibration import temper
 from .explicit import explicit_evidence, explicit_owner
 from .features import MAX_UNITS
 from .guard import cap_headline, headline_guard, names_artefact, sentence_verdict
-from .incidents import IncidentBook
+from .incidents import LEAD_SENTENCES, IncidentBook
 from .passages import document_units, evidence_ok
 
 
@@ -86,10 +86,13 @@ def _decide(doc: dict[str, Any], feats: Any, lab: Label, threshold: float, book:
         # The head's own evidence wins among qualifying sentences: it stands in for the margins.
         result = headline_guard(units, [1.0 if u == lab.evidence else 0.0 for u in units])
         passes, evidence, reason = result.passes, result.evidence, result.reason
-    elif capped >= EXPLICIT_FLOOR * threshold:
+    else:
         # Below the threshold, a sentence that says whose key or certificate was stolen still flags (issue 10):
-        # the head scores resemblance, and plain statements of a new incident resemble its near misses.
-        evidence = explicit_evidence(units)
+        # the head scores resemblance, and plain statements of a new incident resemble its near misses (the issue
+        # saw them at 0.02-0.2 against a threshold of 0.31). In the title or lead -- what the article reports --
+        # at any score; deeper in the text, where roundups and back-references mention old incidents, only
+        # above the floor.
+        evidence = explicit_evidence(units if capped >= EXPLICIT_FLOOR * threshold else units[:EXPLICIT_LEAD])
         if evidence >= 0:
             passes, reason = True, f"{EXPLICIT} (model score {score:.2f})"
             lab.score = max(lab.score, threshold)
@@ -123,6 +126,9 @@ EXPLICIT = "states whose signing artefact was compromised"
 # leave-one-incident-out tuning incidents (benchmarks/QUALITY.md): at 0.4 it adds four of their missed articles
 # and no false flag there; lower, it admits Heartbleed write-ups and re-told incidents.
 EXPLICIT_FLOOR = 0.4
+# The title and the lead's sentences (the lead follow-ups are matched on, ``incidents.LEAD_SENTENCES``), where an
+# explicit statement flags whatever the model scored.
+EXPLICIT_LEAD = 1 + LEAD_SENTENCES
 
 
 def seeded_book(store: Any, window_days: int | None = None) -> IncidentBook:

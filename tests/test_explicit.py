@@ -14,7 +14,7 @@ import pytest
 from supplywatch.classifiers.explicit import explicit_owner, explicit_statement
 from supplywatch.classifiers.guard import sentence_verdict
 from supplywatch.classifiers.incidents import IncidentBook
-from supplywatch.classifiers.labelling import EXPLICIT, EXPLICIT_FLOOR
+from supplywatch.classifiers.labelling import EXPLICIT, EXPLICIT_FLOOR, EXPLICIT_LEAD
 
 from .test_labelling_guard import ScoreHead, headline_of
 
@@ -52,6 +52,11 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     "An attacker who steals the vendor's signing key could sign malicious updates.",
     "The trojan steals passwords, digital certificates, browser history and cookies.",
     "Millions of phones are exposed by the Android Master Key vulnerability, which lets hackers modify signed apps.",
+    # the attackers' own certificate, whatever else the clause says was compromised
+    "The operators install their own root certificate on compromised machines, so the binary looks signed.",
+    "Hackers signed the loader with their own code-signing certificate after the intrusion.",
+    # "the company said the certificates ..." names no owner: the company is the speaker
+    "The company said the certificates were obtained by applicants who passed identity checks.",
 ])
 def test_near_misses_are_no_explicit_statement(sentence):
     assert not explicit_statement(sentence)
@@ -87,10 +92,38 @@ def test_a_document_below_the_threshold_with_an_explicit_statement_is_flagged_an
     assert ok and follow.reason.startswith("follow-up of: Opera")
 
 
-def test_below_the_floor_an_explicit_statement_does_not_flag():
+def test_below_the_floor_a_statement_flags_only_in_the_title_or_lead():
+    # The issue saw later articles' plain statements scored 0.02-0.2 against a threshold of 0.31: in the lead, what
+    # the article reports, the statement flags at any score; deeper, where roundups mention old incidents, it does not.
+    low = 0.05 * ScoreHead.threshold
+    assert EXPLICIT_LEAD == 3  # the title and two sentences
     lab, flagged = headline_of({"id": 1, "title": "Browser maker hit by intrusion", "text": TEXT,
+                                "published": "2013-06-26", "score": low})
+    assert flagged and lab.reason.startswith(EXPLICIT) and "Opera's stolen certificate" in lab.evidence
+    deep = ("The company confirmed the breach on Monday after a week of silence. It would not say when the attack "
+            "began or how long it lasted. Customers were told to install the newest version at once. "
+            "Researchers found the trojan was signed with Opera's stolen certificate.")
+    lab, flagged = headline_of({"id": 2, "title": "Browser maker hit by intrusion", "text": deep,
                                 "published": "2013-06-26", "score": 0.9 * EXPLICIT_FLOOR * ScoreHead.threshold})
     assert not flagged and lab.score < ScoreHead.threshold
+    lab, flagged = headline_of({"id": 3, "title": "Browser maker hit by intrusion", "text": deep,
+                                "published": "2013-06-26", "score": EXPLICIT_FLOOR * ScoreHead.threshold})
+    assert flagged and "Opera's stolen certificate" in lab.evidence
+
+
+@pytest.mark.parametrize("sentence", [
+    "Among the exposed files was Contoso's master key to its Amazon Web Services account.",
+    "Contoso's secret key for its cloud storage account was leaked in a public repository.",
+    "Hackers stole Contoso's master keys to its Azure storage accounts.",
+    "Contoso's AWS secret key was leaked in a public repository.",
+])
+def test_a_key_to_a_cloud_account_is_a_credential_not_a_signing_artefact(sentence):
+    assert not explicit_statement(sentence)
+
+
+def test_a_signing_key_leaked_beside_cloud_keys_is_still_stated():
+    assert explicit_statement("Contoso's code-signing key was leaked in a public repository.")
+    assert explicit_statement("Hackers stole Contoso's code-signing certificate and its AWS access keys.")
 
 
 def test_an_owner_described_but_not_named_opens_no_incident_so_nothing_follows_the_malwares_name():

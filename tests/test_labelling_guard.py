@@ -154,8 +154,9 @@ def test_confidence_is_tempered_by_how_much_text_was_seen():
                     for i in range(20))
     short = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.95}
     full = {"title": "Acme's signing certificate stolen", "text": stated + " " + body, "score": 0.95}
-    # below the explicit-statement floor (classifiers.labelling.EXPLICIT_FLOOR x the threshold)
-    below = {"title": "Acme's signing certificate stolen", "text": stated, "score": 0.15}
+    # below the threshold, and no explicit statement of a compromise (which would flag it: classifiers.explicit)
+    below = {"title": "How Acme keeps its signing certificate",
+             "text": "Acme described how its code-signing certificate is kept in a hardware module.", "score": 0.15}
     (s, sf), (f, ff), (b, bf) = [labels[0] for labels in label_documents([short, full, below], ScoreHead(), featurizer)]
     assert sf and ff and not bf
     assert f.score == 0.95  # a full article keeps the head's score
