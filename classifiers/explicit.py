@@ -66,8 +66,16 @@ _SIGNS = re.compile(r"\b(?:sign\w*|certificates?|certs?)\b", re.I)
 _RULED_OUT = ("negated", "hypothetical", "near-miss", "flaw")
 
 
+# Every artefact ``_ART`` names holds one of these: a substring test before the regular expressions, which cost
+# ~0.1 ms a sentence and now run on every document's lead (labelling.EXPLICIT_LEAD).
+_ART_WORDS = ("cert", "key", "sign", "root ca", "update", "build", "download server")
+
+
 def explicit_statement(sentence: str) -> bool:
     """Whether some clause of ``sentence`` states a compromise of a signing artefact and names whose it was."""
+    low = sentence.lower()
+    if not any(word in low for word in _ART_WORDS):
+        return False
     for clause in _CLAUSE.split(sentence):
         if not clause or not clause.strip() or (_CREDENTIAL.search(clause) and not _SIGNS.search(clause)):
             continue

@@ -136,3 +136,19 @@ def test_an_owner_described_but_not_named_opens_no_incident_so_nothing_follows_t
     _, followed = headline_of({"id": 2, "title": "Who is behind Stuxnet?", "text": "Nobody has said so far.",
                                "published": "2011-12-01", "score": 0.01}, book)
     assert not followed
+
+
+@pytest.mark.parametrize("artefact", [
+    "code-signing certificate", "token signing key", "signing certificates", "private key", "secret key material",
+    "root CA", "root keys", "SSL certificate", "certs", "valid signature", "secure boot key", "master key",
+    "update mechanism", "update channels", "build servers", "build pipeline", "download server",
+])
+def test_the_word_prefilter_admits_every_artefact_the_patterns_name(artefact):
+    # explicit_statement skips a sentence holding none of _ART_WORDS before its regular expressions run
+    import re
+
+    from supplywatch.classifiers.explicit import _ART, _ART_WORDS
+
+    assert re.fullmatch(_ART, artefact, re.I)
+    assert any(word in artefact.lower() for word in _ART_WORDS)
+    assert explicit_statement(f"Attackers compromised Contoso's {artefact}.")
