@@ -9,7 +9,7 @@ the artefact's legitimate owner (a possessive, "of/from/belonging to" a named pa
 ``EXPLICIT_FLOOR`` x its threshold (:mod:`.labelling`).
 
 Written against the project's own labelled sentences (``data/sentences/ownership.jsonl``, fictional vendors, no
-text of the dev set): it finds 98 of the 120 statements of a legitimate party's compromise and 1 of the 183
+text of the dev set): it finds 97 of the 120 statements of a legitimate party's compromise and none of the 183
 others (attacker-obtained certificates, validation flaws, negated statements, other security news);
 ``tests/test_explicit.py`` pins both. Regular expressions only, no model.
 """
@@ -51,10 +51,17 @@ ART_STOLEN = re.compile(r"(?:\b(?:the|its|their|this|that)|['’]s) (?:[\w-]+ ){
                         r"cracked))\b", re.I)
 SIGNED_STOLEN = re.compile(r"\bsigned (?:with|by|using) (?:an? |the )?(?:stolen|leaked|compromised|legitimate|valid|"
                            r"genuine|trusted)\b", re.I)
-# "attackers used Acme's Authenticode certificate to sign the spyware": misuse even without a theft verb.
+# "attackers used Acme's Authenticode certificate to sign the spyware": misuse even without a theft verb. What is
+# signed must be malicious ("Microsoft used its own certificate to sign the update" is a vendor at work); minting or
+# forging with another's key always is.
+_MALICIOUS = (r"(?:malware|malicious|spyware|trojan|backdoor|keylogger|rootkit|ransomware|implant|payload|loader|"
+              r"virus|worm|dropper|stealer|fake|rogue|forged|bogus|counterfeit|tampered|trojani[sz]ed|booby)")
 USED_TO_SIGN = re.compile(r"\b(?:used|abused|misused|using) (?:a |an |the )?(?:[\w.&-]+ ){0,3}?(?:" + _NAME +
-                          r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART + r" to (?:sign|mint|forge|issue)",
-                          re.I)
+                          r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART +
+                          r" to (?:(?:mint|forge)\b|(?:sign|issue) (?:[\w-]+ ){0,3}?" + _MALICIOUS + ")", re.I)
+# "signed the keylogger with the company's own signing key": the same misuse, told from the signature.
+SIGNED_WITH_OWNERS = re.compile(r"\bsigned (?:[\w-]+ ){0,3}?" + _MALICIOUS + r"\w* (?:[\w-]+ ){0,2}?(?:with|using) (?:" +
+                                _NAME + r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART, re.I)
 _OWNED = (OWNER_BEFORE, OWNER_AFTER, STOLEN_ART, ART_STOLEN, SIGNED_STOLEN)
 # A key to a cloud account, a bucket or an API is a credential, not a signing artefact: "the firm's master key to
 # its Amazon Web Services account", "an AWS secret access key left in a public repository". Common in modern
@@ -80,7 +87,7 @@ def explicit_statement(sentence: str) -> bool:
         if not clause or not clause.strip() or (_CREDENTIAL.search(clause) and not _SIGNS.search(clause)):
             continue
         verdict = None
-        if USED_TO_SIGN.search(clause):
+        if USED_TO_SIGN.search(clause) or SIGNED_WITH_OWNERS.search(clause):
             verdict = clause_verdict(clause)
             if verdict not in _RULED_OUT:
                 return True

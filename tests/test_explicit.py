@@ -26,9 +26,9 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     found = Counter((r["class"] == "legit_party_compromise", explicit_statement(r["text"])) for r in rows)
     legit, other = found[True, True] + found[True, False], found[False, True] + found[False, False]
     assert legit >= 100 and other >= 150
-    # measured: 98 of 120 and 1 of 183 (a negated claim: "claimed to have the keys, but ... fake")
-    assert found[True, True] >= 95
-    assert found[False, True] <= 2
+    # measured 2026-12-01: 97 of 120 and 0 of 183
+    assert found[True, True] >= 97
+    assert found[False, True] <= 1
 
 
 @pytest.mark.parametrize("sentence, owner", [
@@ -37,6 +37,7 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
      "Halvard Systems"),
     ("Attackers may have accessed the private key of the php.net SSL certificate, so we revoked it.", "php.net"),
     ("The trojan was signed with Opera's stolen certificate.", "Opera"),
+    ("The group signed the backdoor with Corvane's code-signing certificate.", "Corvane"),
     # described, not named: no party to follow
     ("Duqu, like Stuxnet, uses a stolen digital certificate from a Taiwanese company.", ""),
     ("The group has stolen third-party certificates to sign its malware.", ""),
@@ -55,6 +56,9 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     # the attackers' own certificate, whatever else the clause says was compromised
     "The operators install their own root certificate on compromised machines, so the binary looks signed.",
     "Hackers signed the loader with their own code-signing certificate after the intrusion.",
+    # a vendor signing its own software is no misuse
+    "Microsoft used its own certificate to sign the emergency update.",
+    "The vendor used its code-signing certificate to sign the new driver release.",
     # "the company said the certificates ..." names no owner: the company is the speaker
     "The company said the certificates were obtained by applicants who passed identity checks.",
 ])
