@@ -174,8 +174,12 @@ def test_the_simulated_analyst_reads_only_the_gold_of_the_items_it_answers():
     from .test_labelling_guard import ScoreHead, featurizer
 
     week = [  # one publication week; ScoreHead flags at 0.5
-        {"id": 1, "title": "Arlen code signing key stolen", "published": "2021-01-04", "score": 0.15, "labels": [HEADLINE],
-         "text": "Attackers stole the Arlen code signing key and signed malware with it."},
+        # its statement is past the lead, where a score below the explicit-statement floor does not flag it
+        {"id": 1, "title": "Arlen issues a notice to customers", "published": "2021-01-04", "score": 0.15,
+         "labels": [HEADLINE],
+         "text": "Arlen published a notice to all of its customers on Monday morning. The company said that its support "
+                 "lines would stay open through the whole week. Attackers stole the Arlen code signing key and signed "
+                 "malware with it."},
         {"id": 2, "title": "Brisco ships a new router", "published": "2021-01-05", "score": 0.05, "labels": [HEADLINE],
          "text": "The router has faster wireless."},
         {"id": 3, "title": "Cavell fixes a bug", "published": "2021-01-05", "score": 0.55, "labels": [],
