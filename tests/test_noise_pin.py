@@ -23,3 +23,21 @@ def test_at_most_two_feed_items_in_3000_could_be_flagged():
                if headline_guard(u).passes or explicit_evidence(u) >= 0]
     assert len(rows) == 3000
     assert len(passing) <= MAX_PASSING, passing
+
+
+def test_an_explicit_statement_in_the_lead_flags_no_dev_negative():
+    """An explicit statement in the title or lead flags at any model score (``labelling.EXPLICIT_LEAD``), so the
+    patterns alone decide there: on the 2,162 labelled negatives of dev.jsonl they fire on none (2026-12-01), and on
+    at least 9 of the 28 positives."""
+    import json
+
+    from supplywatch.classifiers.labelling import EXPLICIT_LEAD
+
+    rows = [json.loads(line) for line in shared_path("eval", "dev.jsonl").read_text("utf-8").splitlines() if line]
+    fired = {True: [], False: []}
+    for r in rows:
+        lead = document_units(r["title"], r["text"], limit=MAX_UNITS)[:EXPLICIT_LEAD]
+        if explicit_evidence(lead) >= 0:
+            fired[bool(r.get("labels"))].append(r["title"])
+    assert fired[False] == []
+    assert len(fired[True]) >= 9, fired[True]
