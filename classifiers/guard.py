@@ -98,7 +98,7 @@ NEAR_MISS = re.compile(
     r"expir(?:e|ed|es|y|ing|ation)|let'?s encrypt|free (?:tls |ssl |https )?certificates?|"
     r"issued (?:directly )?to (?:the )?(?:malware|its|their|illicit|criminal|malicious) (?:authors?|operators?|parties|actors?)|"
     # the attackers' own ("the operators install their own root certificate", "hackers signed it with their own
-    # certificate"): a certificate its users obtained, no legitimate party's
+    # certificate"): the attackers obtained it themselves, so no legitimate party's artefact was compromised
     r"(?:attackers?|hackers?|operators?|criminals?|crooks|gangs?|actors?|authors?)\b[^.;]{0,60}?\b(?:their|its) own "
     r"(?:[\w-]+ ){0,2}?(?:certificates?|keys?|signatures?|CAs?)|"
     r"illicit parties|pinning|heartbleed|padding oracle|"
