@@ -46,8 +46,6 @@ def run(X, splits, C=4.0):
             y = Y[c]
             w, b, (a, cc), t = _fit_lr(X[tr], y[tr], C=C)
             p = 1 / (1 + np.exp(-(a * (X[te] @ w + b) + cc)))
-            # the calibrated probabilities' prior on the training side (Platt on OOF of the balanced model)
-            ptr = 1 / (1 + np.exp(-(a * (X[tr] @ w + b) + cc)))
             pi_tr = float(y[tr].mean())
             pi_te, q = em_prior(p, pi_tr)
             g = y[te].astype(bool)
