@@ -81,8 +81,9 @@ class FoldFitter:
         s_neg[:, hide_neg | (self.neg_owner == i)] = -1.0
         return features_from_similarities(s_pos, s_neg, self.feats[i].cues)[0]
 
-    def fit(self, train: np.ndarray, *, topics: bool = True, name: str = "") -> Head:
-        """A head fitted on the rows where ``train`` is true (topics only when ``topics``)."""
+    def fit(self, train: np.ndarray, *, topics: bool = True, name: str = "", year: int | None = None) -> Head:
+        """A head fitted on the rows where ``train`` is true (topics only when ``topics``; their thresholds
+        chosen on the training years nearest ``year``, the held-out year, default the latest trained on)."""
         idx = np.flatnonzero(train)
         y = self.y[idx]
         if y.sum() < 2 or (1 - y).sum() < 2:
@@ -92,7 +93,8 @@ class FoldFitter:
         X = np.hstack([X, self.own_X[idx]])
         w, b, platt, threshold = _fit_lr(X, y, C=1.0)
         if topics:
-            cat_w, cat_b, cat_platt, cat_thr = fit_topics(self.lead[idx], [self.rows[i] for i in idx])
+            cat_w, cat_b, cat_platt, cat_thr = fit_topics(self.lead[idx], [self.rows[i] for i in idx],
+                                                          reference_year=year)
         else:  # a headline-only fold: its topics are never read
             n = len(CATEGORIES)
             cat_w, cat_b = np.zeros((n, self.lead.shape[1]), np.float32), np.full(n, -10.0)
@@ -165,8 +167,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
     topic_head: dict[int, Head] = {}
     fold_thresholds: dict[str, float] = {}
 
-    def fitted(train: np.ndarray, name: str, topics: bool) -> Head:
-        head = fitter.fit(train, topics=topics, name=name)
+    def fitted(train: np.ndarray, name: str, topics: bool, year: int | None = None) -> Head:
+        head = fitter.fit(train, topics=topics, name=name, year=year)
         fold_thresholds[name] = round(head.threshold, 4)
         say(f"fold {len(fold_thresholds)}/{total}: {name} (threshold {head.threshold:.3f})")
         return head
@@ -183,7 +185,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
                 headline_head[id(allrows[i])] = head
         for y in years:
             held = in_file & (year == y)
-            head = fitted(~held, f"year {y}", topics=True)
+            # its topic thresholds come from the years beside it (what the fold knows of the habit then)
+            head = fitted(~held, f"year {y}", topics=True, year=int(y) if y.isdigit() else None)
             for i in np.flatnonzero(held):
                 topic_head[id(allrows[i])] = head
                 if not positive[i]:

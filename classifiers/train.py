@@ -21,6 +21,10 @@ from .model import CATEGORIES, HEADLINE, Head, headline_features
 from .ownership import OwnershipModel, ownership_matrix
 
 SEED = 13
+# A topic's threshold is chosen on the articles of this many years nearest the ones it will score
+# (calibration_rows): 1 and 2 measured alike, 3 lost the gain (benchmarks/QUALITY.md).
+CALIBRATION_YEARS = 2
+CALIBRATION_MIN = 10  # articles with, and without, the tag in those years; fewer and all rows are used
 
 
 def _oof_logits(X: np.ndarray, y: np.ndarray, C: float, folds: int = 5) -> np.ndarray:
@@ -53,13 +57,17 @@ def _best_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return best
 
 
-def _fit_lr(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float, tuple[float, float], float]:
+def _fit_lr(X: np.ndarray, y: np.ndarray, C: float, *, calibrate_on: np.ndarray | None = None,
+            ) -> tuple[np.ndarray, float, tuple[float, float], float]:
+    """Weights from every row; Platt scaling and the F1 threshold from the out-of-fold predictions of the
+    rows in ``calibrate_on`` (a boolean mask; default all)."""
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(X, y)
     oof = _oof_logits(X, y, C)
-    a, c = _platt(oof, y)
-    threshold = _best_threshold(1 / (1 + np.exp(-(a * oof + c))), y)
+    m = np.ones(len(y), dtype=bool) if calibrate_on is None else calibrate_on
+    a, c = _platt(oof[m], y[m])
+    threshold = _best_threshold(1 / (1 + np.exp(-(a * oof[m] + c))), y[m])
     return clf.coef_[0].astype(np.float64), float(clf.intercept_[0]), (a, c), threshold
 
 
@@ -119,8 +127,38 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
                 manifest=manifest, own=own)
 
 
-def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
-    """Topics: one logistic model per category on the lead embedding -> (cat_w, cat_b, cat_platt, cat_thresholds)."""
+def _year(example: dict[str, Any]) -> int | None:
+    published = str(example.get("published") or "")[:4]
+    return int(published) if published.isdigit() else None
+
+
+def calibration_rows(examples: list[dict[str, Any]], y: np.ndarray, reference_year: int | None = None,
+                     ) -> np.ndarray | None:
+    """Which rows a topic's threshold is chosen on: the dated ones of the :data:`CALIBRATION_YEARS` years
+    nearest ``reference_year`` (default: the latest year trained on, since what is scored comes later), or
+    None (all rows) when those hold fewer than :data:`CALIBRATION_MIN` articles with or without the tag.
+
+    Why: publishers' tags drift by year (dev.jsonl's ``cyber_attack``: 0% of 2011's articles, 33% of 2017's;
+    benchmarks/QUALITY.md), so a threshold chosen over all years fits an average habit that no later year
+    has. The weights still learn from every row; only the cut-off follows the nearest habit."""
+    years = np.array([-1 if v is None else v for v in map(_year, examples)])
+    dated = years >= 0
+    if not dated.any():
+        return None
+    ref = int(years[dated].max()) if reference_year is None else reference_year
+    distance = np.abs(years - ref)
+    mask = dated & (distance <= distance[dated].min() + CALIBRATION_YEARS - 1)
+    if y[mask].sum() < CALIBRATION_MIN or (1 - y[mask]).sum() < CALIBRATION_MIN:
+        return None
+    return mask
+
+
+def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]], *, reference_year: int | None = None,
+               ) -> tuple[np.ndarray, ...]:
+    """Topics: one logistic model per category on the lead embedding -> (cat_w, cat_b, cat_platt, cat_thresholds).
+
+    Each topic's Platt scaling and threshold come from :func:`calibration_rows` (the years nearest
+    ``reference_year``); its weights from every example."""
     cat_w, cat_b, cat_platt, cat_thr = [], [], [], []
     for name in CATEGORIES:
         yc = np.array([1 if name in (e.get("categories") or []) else 0 for e in examples])
@@ -128,7 +166,7 @@ def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]]) -> tuple[np.nda
             cat_w.append(np.zeros(lead.shape[1])), cat_b.append(-10.0), cat_platt.append((1.0, 0.0))
             cat_thr.append(1.0)
             continue
-        wc, bc, pc, tc = _fit_lr(lead, yc, C=4.0)
+        wc, bc, pc, tc = _fit_lr(lead, yc, C=4.0, calibrate_on=calibration_rows(examples, yc, reference_year))
         cat_w.append(wc), cat_b.append(bc), cat_platt.append(pc), cat_thr.append(tc)
     return (np.array(cat_w, dtype=np.float32), np.array(cat_b), np.array(cat_platt), np.array(cat_thr))
 
@@ -162,10 +200,12 @@ def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include
 
 
 def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder: Any, out: str, *,
-               progress: Any = None, ownership: bool = False) -> Head:
+               progress: Any = None, ownership: bool = False, cache: Any = None) -> Head:
     """Fit a head on ``rows`` (from :func:`training_rows`) with the encoder ``make_encoder()`` gives; save it in ``out``.
 
-    ``progress(done, total)``: documents encoded so far, of ``len(rows)``."""
+    ``progress(done, total)``: documents encoded so far, of ``len(rows)``. ``cache(encoder)``: the sentence
+    embedding cache across runs for that encoder (or None): a refit after `eval` or an earlier `train` encodes
+    only the sentences it has not seen."""
     from supplywatch.store import InputError
 
     if not rows:
@@ -173,7 +213,8 @@ def train_head(rows: list[dict[str, Any]], sources: dict[str, int], make_encoder
     encoder = make_encoder()
     try:
         tick = None if progress is None else (lambda done: progress(done, len(rows)))
-        head = fit(rows, Featurizer(encoder, tick), sources=sources, encoder_name=encoder.name, ownership=ownership)
+        featurizer = Featurizer(encoder, tick, cache=cache(encoder) if cache is not None else None)
+        head = fit(rows, featurizer, sources=sources, encoder_name=encoder.name, ownership=ownership)
     except ValueError as exc:
         raise InputError(f"cannot train: {exc}") from None
     head.save(out)

@@ -184,7 +184,8 @@ class Pipeline:
         corrections = self.store.corrections() if Path(self.db).exists() else []
         rows, sources = training_rows(data, corrections=corrections, include_examples=include_examples, until=until)
         with self.progress.stage("train") as tick:
-            return train_head(rows, sources, self.encoder, out, progress=tick, ownership=whose_key)
+            return train_head(rows, sources, self.encoder, out, progress=tick, ownership=whose_key,
+                              cache=self._embedding_cache)
 
     def answer(self, doc_id: int, value: bool, note: str = "") -> dict[str, Any] | None:
         """An analyst's answer on a document's headline label, applied to its incident (no model is loaded)."""

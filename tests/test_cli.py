@@ -221,7 +221,8 @@ def test_eval_refuses_the_heads_training_data_and_points_to_the_held_out_head(tm
         result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "eval", str(data), "--head", str(head)])
         assert result.exit_code == 2, result.output
         assert result.output.count("\n") == 1 and result.output.startswith(f"Error: {data} overlaps the data head ")
-        assert "--head " in result.output and "head-timesplit --since 2015)" in result.output
+        # the cut as `train --until 2015` recorded it in the held-out head's manifest ("before 2015-01-01")
+        assert "--head " in result.output and "head-timesplit --since 2015-01-01)" in result.output
         assert "or pass --allow-training-overlap" in result.output
 
 

@@ -129,6 +129,7 @@ def test_a_fold_equals_train_fit_on_the_same_rows(whose_key):
     assert abs(fast.threshold - slow.threshold) < 1e-9
     assert fast.pos.shape == slow.pos.shape and fast.neg.shape == slow.neg.shape
     assert np.allclose(fast.cat_w, slow.cat_w, atol=1e-6)
+    assert np.allclose(fast.cat_thresholds, slow.cat_thresholds)  # both chosen on the latest years trained on
 
 
 def test_time_split_scores_only_the_later_rows():
