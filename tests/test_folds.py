@@ -220,3 +220,28 @@ def test_eval_clusters_its_articles_by_month_as_run_clusters_before_classify():
     assert rows[3]["story_id"] not in {rows[0]["story_id"], rows[1]["story_id"]}
     bare = [{"title": "x", "published": "2021-01"}]
     assert cluster_rows(bare, lambda docs: docs) == 0 and "story_id" not in bare[0]
+
+
+def test_train_reuses_the_embedding_cache_of_an_earlier_run(tmp_path):
+    """`train` after `eval` (or another `train`) encodes only the sentences the cache across runs lacks."""
+    from supplywatch.classifiers.train import train_head
+    from supplywatch.store.embcache import EmbeddingCache
+
+    class Counting(WordsEncoder):
+        dim = 256
+
+        def __init__(self):
+            self.texts = 0
+
+        def encode(self, texts):
+            self.texts += len(texts)
+            return super().encode(texts)
+
+    data = EXAMPLES + rows(("twin-a", "twin-b"))
+    first, second = Counting(), Counting()
+    cache = lambda encoder: EmbeddingCache(tmp_path / "embeddings.sqlite", encoder.name)  # noqa: E731
+    one = train_head(data, {}, lambda: first, str(tmp_path / "one"), cache=cache)
+    two = train_head(data, {}, lambda: second, str(tmp_path / "two"), cache=cache)
+    assert first.texts > 0 and second.texts == 0
+    assert np.array_equal(one.pos, two.pos) and one.threshold == two.threshold
+    assert np.array_equal(one.cat_thresholds, two.cat_thresholds)
