@@ -26,8 +26,9 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     found = Counter((r["class"] == "legit_party_compromise", explicit_statement(r["text"])) for r in rows)
     legit, other = found[True, True] + found[True, False], found[False, True] + found[False, False]
     assert legit >= 100 and other >= 150
-    # measured 2026-12-01: 97 of 120 and 0 of 183
-    assert found[True, True] >= 97
+    # measured 2026-12-01: 99 of 120 and 0 of 183 (97 before a signing server and code-signing infrastructure
+    # were artefacts)
+    assert found[True, True] >= 99
     assert found[False, True] <= 1
 
 
@@ -38,6 +39,17 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     ("Attackers may have accessed the private key of the php.net SSL certificate, so we revoked it.", "php.net"),
     ("The trojan was signed with Opera's stolen certificate.", "Opera"),
     ("The group signed the backdoor with Corvane's code-signing certificate.", "Corvane"),
+    # a name that starts with digits
+    ("A trojanized build of the 7Lattice desktop app, signed with 7Lattice's own certificate, was pushed to users.",
+     "7Lattice"),
+    # the owner as a modifier of its own signing artefact
+    ("Halvard and Brisco platform certificates were abused to sign malicious Android apps.", "Brisco"),
+    ("Corvane code-signing certificates were stolen in the breach and later signed a loader.", "Corvane"),
+    # the machinery that signs, breached
+    ("Intruders breached Qorvath's code-signing server and signed a backdoor with the firm's certificate.", "Qorvath"),
+    # an artefact named by the legitimate use its owner put it to
+    ("A certificate used to authenticate Qorvath's products to cloud mail tenants was compromised.", "Qorvath"),
+    ("Qorvath says a certificate used to authenticate its products to cloud mail was compromised.", ""),
     # described, not named: no party to follow
     ("Duqu, like Stuxnet, uses a stolen digital certificate from a Taiwanese company.", ""),
     ("The group has stolen third-party certificates to sign its malware.", ""),
@@ -61,6 +73,13 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     "The vendor used its code-signing certificate to sign the new driver release.",
     # "the company said the certificates ..." names no owner: the company is the speaker
     "The company said the certificates were obtained by applicants who passed identity checks.",
+    # a party's name before certificates it issues or enrols others for: attacker-obtained, a near miss
+    "Corvane developer certificates were abused by malware authors who enrolled under fake names.",
+    "Corvane certificates were abused by scammers to make fake shops look trustworthy.",
+    # a general statement's determiner is no name
+    "Some signing keys were leaked in such dumps over the years, researchers said.",
+    # an artefact named by its use, but bought by the attackers
+    "A certificate used to sign their malware was bought from a reseller.",
 ])
 def test_near_misses_are_no_explicit_statement(sentence):
     assert not explicit_statement(sentence)
@@ -146,6 +165,7 @@ def test_an_owner_described_but_not_named_opens_no_incident_so_nothing_follows_t
     "code-signing certificate", "token signing key", "signing certificates", "private key", "secret key material",
     "root CA", "root keys", "SSL certificate", "certs", "valid signature", "secure boot key", "master key",
     "update mechanism", "update channels", "build servers", "build pipeline", "download server",
+    "code-signing infrastructure", "signing server",
 ])
 def test_the_word_prefilter_admits_every_artefact_the_patterns_name(artefact):
     # explicit_statement skips a sentence holding none of _ART_WORDS before its regular expressions run
