@@ -87,6 +87,16 @@ PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|i
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
 # A certificate faked in the middle of a connection ("a man-in-the-middle attack to fake a certificate",
 # "pretending to be signed by a trusted CA") is interception or impersonation, not an issuer's stolen key.
+# A key rotated or a certificate revoked "as a precaution" after a breach: the party is acting on a breach, not saying
+# the artefact was taken ("F5 rotated its signing certificates and keys as a precaution"). Common in later breach
+# news, and an explicit statement in a lead flags at any score. Only a theft word on the artefact itself still
+# counts ("revoked the stolen certificate as a precaution", "its signing keys were stolen").
+PRECAUTION = re.compile(r"\b(?:as a precaution(?:ary (?:measure|step))?|precautionary|out of (?:an )?(?:abundance of )?"
+                        r"caution|proactively|pre-?emptively)\b", re.I)
+ROTATION = re.compile(r"\b(?:rotat|revok|replac|re-?issu|renew|reset)\w*", re.I)
+_TAKEN_BEFORE = re.compile(r"\b(?:stolen|leaked|compromised|exfiltrated|abused|misused)\s+(?:[\w-]+\s+){0,2}$", re.I)
+_TAKEN_AFTER = re.compile(r",?\s+(?:[\w'’-]+\s+){0,3}?(?:was|were|had been|has been|have been)\s+(?:stolen|leaked|"
+                          r"compromised|exfiltrated|abused|misused)\b", re.I)
 FORGED_IN_TRANSIT = re.compile(r"\b(?:man[- ]in[- ]the[- ]middle|MITM|interception|intercept(?:s|ed|ing)?|"
                                r"pretend(?:s|ed|ing)? to be|impersonat\w+|posing as|masquerad\w+)", re.I)
 FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|vulnerable|"
@@ -192,7 +202,11 @@ def clause_verdict(clause: str) -> str:
     if any(FLAW_NAME.match(clause, art.end()) for art, _ in artefacts):
         return "flaw"  # the clause is about the flaw its artefact names
     why = "no-compromise"
+    precaution = bool(PRECAUTION.search(clause) and ROTATION.search(clause))
     for art, verbs in artefacts:
+        if precaution and not (_TAKEN_BEFORE.search(clause[:art.start()]) or _TAKEN_AFTER.match(clause, art.end())):
+            why = "near-miss"
+            continue
         for hit in verbs.finditer(clause):
             if art.start() <= hit.start() < art.end():
                 continue  # the artefact phrase itself ("signed update") is not its own compromise

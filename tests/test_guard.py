@@ -27,6 +27,9 @@ STATED = [
     # theft told with its actors and a plain verb
     "Thieves made off with the signing certificate.",
     "Researchers believe the private key was lifted from the vendor in a 2023 network incident.",
+    # a theft word on the artefact itself still counts beside a precaution
+    "Qorvath revoked the stolen certificate as a precaution.",
+    "As a precaution, Qorvath revoked its code-signing certificate, which was stolen in the breach.",
 ]
 NOT_STATED = [
     ("The leaked source code contained no signing keys, the company said.", "negated"),
@@ -66,6 +69,11 @@ NOT_STATED = [
     ("The flaw could allow attackers to steal the signing key.", "hypothetical"),
     # a ransomware's decryption key signs nothing
     ("The private key leaked by the ransomware's author lets victims decrypt their files for free.", "near-miss"),
+    # keys rotated or certificates revoked as a precaution after a breach: acting on the breach, not saying the
+    # artefact was taken (later breach news says it of every key and certificate a victim replaces)
+    ("The company is rotating its signing keys out of an abundance of caution after the breach.", "near-miss"),
+    ("As a precaution after the intrusion, the vendor revoked and reissued its code-signing certificate.", "near-miss"),
+    ("Qorvath rotated its signing keys as a precaution after attackers stole source code.", "near-miss"),
 ]
 
 
