@@ -175,9 +175,11 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
 
 
 def names_party(text: str, party: str) -> bool:
-    """Whether ``text`` names ``party`` as a word, capitalised as a name ("Opera", not the art form)."""
+    """Whether ``text`` names ``party`` as a word, capitalised as a name ("Opera", not the art form; "3CX" and
+    "7Zip" by their first letter)."""
     pattern = re.compile(rf"(?<![\w-]){re.escape(party)}(?![\w-])", re.I)
-    return any(m.group()[:1].isupper() or m.group().isupper() for m in pattern.finditer(text or ""))
+    return any(next((c for c in m.group() if c.isalpha()), "").isupper() or m.group().isupper()
+               for m in pattern.finditer(text or ""))
 
 
 @dataclass

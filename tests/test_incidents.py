@@ -63,6 +63,18 @@ def test_a_follow_up_names_the_party_within_a_window_each_member_renews():
     assert [len(i.members) for i in book.incidents] == [3]
 
 
+def test_a_party_whose_name_starts_with_digits_is_named_and_followed():
+    book = IncidentBook(window_days=30)
+    first = follow(1, "Desktop app maker hit in supply-chain attack",
+                   "A trojanized build of the 7Lattice desktop app, signed with 7Lattice's own certificate, was pushed "
+                   "to users. The company is investigating.", "2023-03-30")
+    assert headline_of(first, book)[1] and book.incidents[0].party == "7Lattice"
+    lab, flagged = headline_of(follow(2, "7Lattice attackers also hit two energy firms", "Researchers linked them.",
+                                      "2023-04-10"), book)
+    assert flagged and lab.reason.startswith("follow-up of: 7Lattice")
+    assert not headline_of(follow(3, "Top 7lattice tips", "A lower-case word is no name.", "2023-04-11"), book)[1]
+
+
 def test_a_big_platform_or_a_common_word_does_not_pull_in_everything():
     book = IncidentBook()
     ms = {"id": 1, "title": "Microsoft says attackers stole a token-signing key", "published": "2023-07-12",
