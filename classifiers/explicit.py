@@ -43,7 +43,7 @@ OWNER_AFTER = re.compile(
     r"(?:a |an |the |two |several |other |legitimate )?(?:[\w-]+ )??"
     r"(?:" + _NAME_OR_DOMAIN + r"|(?:legitimate|trusted|hardware|software|third[- ]part)\w*)", re.I)
 # "a stolen digital certificate", "stealing code-signing certificates"
-STOLEN_ART = re.compile(r"\b(?:stolen|stole|steal(?:s|ing)?|leaked|compromised|hijacked|abused|misused|exfiltrated) "
+STOLEN_ART = re.compile(r"\b(?:stolen|stole|steal(?:s|ing)?|leak(?:s|ed|ing)|compromised|hijacked|abused|misused|exfiltrated) "
                         r"(?:[\w-]+ ){0,3}" + _ART, re.I)
 # "the certificate used to sign the backdoor had been stolen from ...", "its signing key was stolen"; a particular
 # artefact, not "a certificate, or one whose private key has been stolen" in general
@@ -71,10 +71,14 @@ SIGNED_WITH_OWNERS = re.compile(r"\bsigned (?:[\w-]+ ){0,3}?" + _MALICIOUS + r"\
 # ("Some signing keys were leaked") are no name.
 _SIGNING_ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing |signing |platform |"
                 r"firmware |secure boot )(?:keys?|certificates?)")
+# Headlines drop the auxiliary ("Samsung platform certificates abused to sign malware"). A plain certificate of a
+# named party counts when it was taken, not merely abused ("Mimecast certificate compromised by hackers").
+_NOT_A_NAME = r"(?!(?-i:(?:Some|Several|Many|Other|These|Those|Such|Most|All|No|Any|Two|Three|Both|Their|Its|The|A|An)\b))"
+_BEEN = r"(?:(?:was|were|had been|have been|has been) )?"
 NAMED_ART_STOLEN = re.compile(
-    r"\b(?!(?-i:(?:Some|Several|Many|Other|These|Those|Such|Most|All|No|Any|Two|Three|Both|Their|Its|The|A|An)\b))"
-    + _NAME + r" (?:[\w-]+ )?" + _SIGNING_ART + r" (?:[\w'’-]+ ){0,6}?(?:was|were|had been|have been|has been) "
-    r"(?:stolen|exfiltrated|leaked|abused|misused|compromised)\b", re.I)
+    r"\b" + _NOT_A_NAME + _NAME + r" (?:[\w-]+ )?(?:" + _SIGNING_ART + r" (?:[\w'’-]+ ){0,6}?" + _BEEN +
+    r"(?:stolen|exfiltrated|leaked|abused|misused|compromised)|(?:digital |ssl |tls )?certificates? " + _BEEN +
+    r"(?:stolen|exfiltrated|leaked|compromised))\b", re.I)
 # "a certificate used to authenticate its products to Microsoft 365 was compromised": an artefact named by the
 # legitimate use a party put it to.
 USED_FOR_OWNER = re.compile(_ART + r" (?:that (?:was|is) |which (?:was|is) )?used (?:to|for) (?:[\w-]+ )?(?:" + _NAME +

@@ -45,6 +45,10 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     # the owner as a modifier of its own signing artefact
     ("Halvard and Brisco platform certificates were abused to sign malicious Android apps.", "Brisco"),
     ("Corvane code-signing certificates were stolen in the breach and later signed a loader.", "Corvane"),
+    # headline grammar: no auxiliary, present tense
+    ("Halvard platform certificates abused to sign Android malware", "Halvard"),
+    ("Qorvath certificate compromised by hackers, customers told to re-add connection", "Qorvath"),
+    ("Ransomware gang leaks Brisco's firmware signing keys", "Brisco"),
     # the machinery that signs, breached
     ("Intruders breached Qorvath's code-signing server and signed a backdoor with the firm's certificate.", "Qorvath"),
     # an artefact named by the legitimate use its owner put it to
@@ -76,6 +80,8 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     # a party's name before certificates it issues or enrols others for: attacker-obtained, a near miss
     "Corvane developer certificates were abused by malware authors who enrolled under fake names.",
     "Corvane certificates were abused by scammers to make fake shops look trustworthy.",
+    "Corvane developer certificates abused by malware authors",
+    "Corvane certificates abused by phishers to make fake shops look trustworthy",
     # a general statement's determiner is no name
     "Some signing keys were leaked in such dumps over the years, researchers said.",
     # an artefact named by its use, but bought by the attackers

@@ -30,10 +30,35 @@ NEAR_MISSES = [
  "Researchers found malware signed with a certificate the criminals bought from a reseller.",
  "F5 rotated its signing certificates as a precaution, and said there is no evidence they were misused.",
  "A flaw in Windows certificate validation lets attackers spoof code signatures.",
- "F5 is rotating its signing certificates and keys out of an abundance of caution after the breach.",
+ "F5 is rotating its signing keys out of an abundance of caution after the breach.",
+]
+# Headlines of the same incidents, in headline grammar (no auxiliaries, present tense), and near-miss headlines.
+TITLES = [
+ "Stolen Nvidia certificates used to sign malware",
+ "Hackers breach 3CX, push trojanized desktop app to customers",
+ "MSI confirms breach as ransomware gang leaks firmware signing keys",
+ "Microsoft: Chinese hackers stole signing key to breach government email",
+ "Samsung, LG platform certificates abused to sign Android malware",
+ "GitHub says hackers stole code-signing certificates for Desktop and Atom",
+ "Mimecast certificate compromised by hackers, customers told to re-add connection",
+ "Codecov hackers breached hundreds of networks via modified Bash Uploader",
+ "ASUS pushed backdoored updates to 1 million PCs, researchers say",
+ "SolarWinds hackers compromised Orion build server to insert Sunburst backdoor",
+ "Lapsus$ leaks Samsung source code including bootloader signing keys",
+]
+NEAR_MISS_TITLES = [
+ "Okta says hackers stole customer support files, not signing keys",
+ "Ransomware gang abuses Microsoft Trusted Signing to sign malware",
+ "New Windows flaw lets attackers bypass driver signature checks",
+ "F5 rotates signing keys as a precaution after nation-state breach",
+ "Let's Encrypt to revoke 3 million certificates over bug",
+ "Malware authors buy code-signing certificates from shady resellers",
+ "JumpCloud resets API keys after breach by state-backed hackers",
+ "Apple developer certificates abused by malware authors",
 ]
 counts = {}
-for kind, sentences in (("positives", POSITIVES), ("near misses", NEAR_MISSES)):
+for kind, sentences in (("positives", POSITIVES), ("near misses", NEAR_MISSES), ("positive titles", TITLES),
+                        ("near-miss titles", NEAR_MISS_TITLES)):
     read = 0
     for s in sentences:
         hit = explicit_evidence([s]) >= 0
