@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .guard import _CLAUSE, clause_verdict, quotable
+from .guard import _CLAUSE, TAKEN_PARTICIPLE, clause_verdict, quotable
 
 # The artefacts whose owner a statement can name.
 _ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing (?:keys?|certificates?)|"
@@ -77,7 +77,7 @@ _NOT_A_NAME = r"(?!(?-i:(?:Some|Several|Many|Other|These|Those|Such|Most|All|No|
 _BEEN = r"(?:(?:was|were|had been|have been|has been) )?"
 NAMED_ART_STOLEN = re.compile(
     r"\b" + _NOT_A_NAME + _NAME + r" (?:[\w-]+ )?(?:" + _SIGNING_ART + r" (?:[\w'’-]+ ){0,6}?" + _BEEN +
-    r"(?:stolen|exfiltrated|leaked|abused|misused|compromised)|(?:digital |ssl |tls )?certificates? " + _BEEN +
+    TAKEN_PARTICIPLE + r"|(?:digital |ssl |tls )?certificates? " + _BEEN +
     r"(?:stolen|exfiltrated|leaked|compromised))\b", re.I)
 # "a certificate used to authenticate its products to Microsoft 365 was compromised": an artefact named by the
 # legitimate use a party put it to.

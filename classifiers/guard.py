@@ -85,8 +85,6 @@ OTHER_OBJECT = re.compile(
 PARTICIPLE = re.compile(r"(?:" + COMPROMISE_WORD + r"|hacked|breached|hijacked|infected|backdoored|trojani[sz]ed)$", re.I)
 # "forged" or "fake certificates" are the product of a validation flaw as often as of a stolen key.
 FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", re.I)
-# A certificate faked in the middle of a connection ("a man-in-the-middle attack to fake a certificate",
-# "pretending to be signed by a trusted CA") is interception or impersonation, not an issuer's stolen key.
 # A key rotated or a certificate revoked "as a precaution" after a breach: the party is acting on a breach, not saying
 # the artefact was taken ("F5 rotated its signing certificates and keys as a precaution"). Common in later breach
 # news, and an explicit statement in a lead flags at any score. Only a theft word on the artefact itself still
@@ -94,9 +92,13 @@ FORGE_ONLY = re.compile(r"\b(?:forg(?:e|ed|ing|ery)|fake|spoof(?:ed|ing)?)\b", r
 PRECAUTION = re.compile(r"\b(?:as a precaution(?:ary (?:measure|step))?|precautionary|out of (?:an )?(?:abundance of )?"
                         r"caution|proactively|pre-?emptively)\b", re.I)
 ROTATION = re.compile(r"\b(?:rotat|revok|replac|re-?issu|renew|reset)\w*", re.I)
-_TAKEN_BEFORE = re.compile(r"\b(?:stolen|leaked|compromised|exfiltrated|abused|misused)\s+(?:[\w-]+\s+){0,2}$", re.I)
-_TAKEN_AFTER = re.compile(r",?\s+(?:[\w'’-]+\s+){0,3}?(?:was|were|had been|has been|have been)\s+(?:stolen|leaked|"
-                          r"compromised|exfiltrated|abused|misused)\b", re.I)
+# The participles that say an artefact itself was taken (also explicit.NAMED_ART_STOLEN's).
+TAKEN_PARTICIPLE = r"(?:stolen|leaked|compromised|exfiltrated|abused|misused)"
+_TAKEN_BEFORE = re.compile(r"\b" + TAKEN_PARTICIPLE + r"\s+(?:[\w-]+\s+){0,2}$", re.I)
+_TAKEN_AFTER = re.compile(r",?\s+(?:[\w'’-]+\s+){0,3}?(?:was|were|had been|has been|have been)\s+" + TAKEN_PARTICIPLE + r"\b",
+                          re.I)
+# A certificate faked in the middle of a connection ("a man-in-the-middle attack to fake a certificate",
+# "pretending to be signed by a trusted CA") is interception or impersonation, not an issuer's stolen key.
 FORGED_IN_TRANSIT = re.compile(r"\b(?:man[- ]in[- ]the[- ]middle|MITM|interception|intercept(?:s|ed|ing)?|"
                                r"pretend(?:s|ed|ing)? to be|impersonat\w+|posing as|masquerad\w+)", re.I)
 FLAW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|vulnerable|"
