@@ -176,13 +176,18 @@ def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str
         if rng.random() < 0.3:
             sentences.insert(rng.randint(0, len(sentences)), f"The report on {keyword.lower()} drew wide attention "
                              f"among {rng.choice(SECTORS)} security teams.")
+        if row.get("distinct"):  # a number no other page has: no sentence repeats (load_rows)
+            sentences = [f"{s[:-1]} (case {rng.randint(10**7, 10**8 - 1)})." for s in sentences]
         text = " ".join(sentences)
         paragraph_no += 1
         if paragraph_no % 3 == 0 and subheads:
             blocks.append(("h2", subheads.pop()))
         if paragraph_no == 4:
-            blocks.append(("blockquote", _fill("\u201cWe are working around the clock with {agency} to restore "
-                                               "services,\u201d a spokesperson for the company said.", rng)))
+            quote = _fill("\u201cWe are working around the clock with {agency} to restore services,\u201d a "
+                          "spokesperson for the company said.", rng)
+            if row.get("distinct"):
+                quote = f"{quote[:-1]} (case {rng.randint(10**7, 10**8 - 1)})."
+            blocks.append(("blockquote", quote))
         blocks.append(("p", text))
         words += len(text.split())
     return blocks
@@ -308,10 +313,15 @@ def feed_xml(name: str, title: str, items: list[tuple[dict[str, str], str]]) -> 
 COPY_SHIFT_DAYS = 200  # the corpus spans six months; each copy is another such half-year, further back
 
 
-def load_rows(limit: int) -> list[dict[str, str]]:
+def load_rows(limit: int, *, distinct: bool = False) -> list[dict[str, str]]:
     """The first ``limit`` rows of the corpus. Past its 3,000 rows, copies: copy k of a row has its own id (so
     its own URL and generated page text), the same title, and a publication date k x 200 days earlier, so
-    no two copies of a story fall in one clustering window -- a site with years of archive."""
+    no two copies of a story fall in one clustering window -- a site with years of archive.
+
+    ``distinct``: no two documents share a sentence, as in a real year of news. Copy k's title and summary carry
+    "(k)", and every generated sentence a reference number (:func:`article_body`). Without it the copies repeat
+    their titles and summaries, and the ~60 sentence templates repeat across pages, so the embedding cache
+    serves most of a large backfill's sentences from the second copy on (benchmarks/BACKFILL.md)."""
     with CORPUS.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     out = rows[:limit]
@@ -321,7 +331,13 @@ def load_rows(limit: int) -> list[dict[str, str]]:
             when = pub_datetime(row["pub_date"]) - timedelta(days=COPY_SHIFT_DAYS * copy)
             out.append({**row, "id": f"{row['id']}-c{copy}", "pub_date": when.strftime("%Y-%m-%dT%H:%M:%S"),
                         "article_link": f"{row['article_link']}#c{copy}"})
+            if distinct:
+                out[-1].update(title=f"{row['title'].strip()} ({copy})",
+                               description=f"{row['description'].strip()} ({copy})" if row["description"].strip() else "")
         copy += 1
+    if distinct:
+        for row in out:
+            row["distinct"] = "1"
     return out
 
 
