@@ -61,6 +61,15 @@ _MALICIOUS = (r"(?:malware|malicious|spyware|trojan|backdoor|keylogger|rootkit|r
 USED_TO_SIGN = re.compile(r"\b(?:used|abused|misused|using) (?:a |an |the )?(?:[\w.&-]+ ){0,3}?(?:" + _NAME +
                           r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART +
                           r" to (?:(?:mint|forge)\b|(?:sign|issue) (?:[\w-]+ ){0,3}?" + _MALICIOUS + ")", re.I)
+# "The attackers obtained an inactive Microsoft account signing key and used it to mint tokens": a named party's key
+# in others' hands, told by what they did with it. Keys only: "obtained a Comodo code-signing certificate and used it
+# to sign malware" is a certificate the crooks bought from a CA, the label's near miss.
+_SIGNING_KEY = (r"(?:(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?)?signing|platform|firmware|"
+                r"secure boot|private) keys?")
+OBTAINED_TO_SIGN = re.compile(r"\b(?:obtained|acquired|got hold of|gained access to|took) (?:an? |the )?(?:[\w-]+ ){0,2}?"
+                              r"(?:" + _NAME + r"(?:'s|’s)?|" + _PRONOUN + r") (?:[\w-]+ )?" + _SIGNING_KEY +
+                              r" (?:[\w-]+ ){0,4}?(?:and )?used (?:it|them) to (?:(?:mint|forge)\b|(?:sign|issue) "
+                              r"(?:[\w-]+ ){0,3}?" + _MALICIOUS + ")", re.I)
 # "signed the keylogger with the company's own signing key": the same misuse, told from the signature.
 SIGNED_WITH_OWNERS = re.compile(r"\bsigned (?:[\w-]+ ){0,3}?" + _MALICIOUS + r"\w* (?:[\w-]+ ){0,2}?(?:with|using) (?:" +
                                 _NAME + r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART, re.I)
@@ -83,7 +92,13 @@ NAMED_ART_STOLEN = re.compile(
 # legitimate use a party put it to.
 USED_FOR_OWNER = re.compile(_ART + r" (?:that (?:was|is) |which (?:was|is) )?used (?:to|for) (?:[\w-]+ )?(?:" + _NAME +
                             r"(?:'s|’s)|" + _PRONOUN + r") ", re.I)
-_OWNED = (OWNER_BEFORE, OWNER_AFTER, STOLEN_ART, ART_STOLEN, SIGNED_STOLEN, NAMED_ART_STOLEN, USED_FOR_OWNER)
+# "Lapsus$ leaks Samsung source code including bootloader signing keys": a named party's keys inside what was taken
+# ("leaked Acme source code containing no signing keys" is negated, which the guard's verdict rules out).
+TAKEN_INCLUDING = re.compile(r"\b(?:stole|stolen|steal(?:s|ing)?|leak(?:s|ed|ing)?|exfiltrated|exposed|dumped) (?:[\w-]+ )?" +
+                             _NOT_A_NAME + _NAME + r" (?:[\w-]+ ){0,3}?(?:including|with|containing|along with) "
+                             r"(?:[\w-]+ ){0,2}?" + _SIGNING_ART, re.I)
+_OWNED = (OWNER_BEFORE, OWNER_AFTER, STOLEN_ART, ART_STOLEN, SIGNED_STOLEN, NAMED_ART_STOLEN, USED_FOR_OWNER,
+          TAKEN_INCLUDING)
 # A key to a cloud account, a bucket or an API is a credential, not a signing artefact: "the firm's master key to
 # its Amazon Web Services account", "an AWS secret access key left in a public repository". Common in modern
 # breach news, and an explicit statement in a lead flags at any model score.
@@ -108,7 +123,7 @@ def explicit_statement(sentence: str) -> bool:
         if not clause or not clause.strip() or (_CREDENTIAL.search(clause) and not _SIGNS.search(clause)):
             continue
         verdict = None
-        if USED_TO_SIGN.search(clause) or SIGNED_WITH_OWNERS.search(clause):
+        if USED_TO_SIGN.search(clause) or SIGNED_WITH_OWNERS.search(clause) or OBTAINED_TO_SIGN.search(clause):
             verdict = clause_verdict(clause)
             if verdict not in _RULED_OUT:
                 return True
@@ -136,7 +151,8 @@ def explicit_owner(sentence: str) -> str:
     for clause in _CLAUSE.split(sentence):
         if not clause or not clause.strip():
             continue
-        for pattern in (USED_TO_SIGN, OWNER_BEFORE, OWNER_AFTER, NAMED_ART_STOLEN, USED_FOR_OWNER):
+        for pattern in (USED_TO_SIGN, OBTAINED_TO_SIGN, OWNER_BEFORE, OWNER_AFTER, NAMED_ART_STOLEN, USED_FOR_OWNER,
+                        TAKEN_INCLUDING):
             for m in pattern.finditer(clause):
                 name = (m.group("name") or "").rstrip(".")
                 if name and not _DESCRIBED.match(clause, m.end("name")) and explicit_statement(clause):

@@ -54,6 +54,11 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     # an artefact named by the legitimate use its owner put it to
     ("A certificate used to authenticate Qorvath's products to cloud mail tenants was compromised.", "Qorvath"),
     ("Qorvath says a certificate used to authenticate its products to cloud mail was compromised.", ""),
+    # a named party's key in the attackers' hands, told by what they did with it
+    ("The attackers obtained an inactive Brisco account signing key and used it to mint tokens for cloud mail.",
+     "Brisco"),
+    # a named party's keys inside what was taken
+    ("Extortion gang leaks Corvane source code including bootloader signing keys", "Corvane"),
     # described, not named: no party to follow
     ("Duqu, like Stuxnet, uses a stolen digital certificate from a Taiwanese company.", ""),
     ("The group has stolen third-party certificates to sign its malware.", ""),
@@ -86,6 +91,11 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     "Some signing keys were leaked in such dumps over the years, researchers said.",
     # an artefact named by its use, but bought by the attackers
     "A certificate used to sign their malware was bought from a reseller.",
+    # a certificate from a CA, bought: only a named party's *key* in others' hands is its owner's compromise
+    "Criminals obtained a Corvane code-signing certificate and used it to sign malware.",
+    # a vendor obtaining its own key, and a key in leaked code that was not there
+    "Qorvath obtained a new signing key and used it to sign the update.",
+    "Hackers leaked Corvane source code containing no signing keys.",
 ])
 def test_near_misses_are_no_explicit_statement(sentence):
     assert not explicit_statement(sentence)
