@@ -11,6 +11,8 @@ never scored against gold). Every figure comes from one run, so the ratios hold 
 * (b) ONNX Runtime int8 (``onnx_int8``): rate, cosine to fp32 on ``--parity`` real sentences (worst, 1st
   percentile, mean), flag changes under the packaged head;
 * (c) max 64 tokens (torch fp32): rate and cosine to the 128-token vectors;
+* (e) ONNX Runtime fp32 (the default on CPU cores): rate beside torch's, the largest difference to torch's
+  vectors, flag changes under the packaged head;
 * (d) the embedding cache across runs: a second run over the same documents, and the share of a fresh half's
   units already cached by the other half (boilerplate);
 * combined: ``Classifier(backend="auto")`` (int8 on CPU, selection, cache) cold and warm, and the
@@ -125,6 +127,19 @@ def main() -> int:
           f"{len(parity)} sentences: worst {cos.min():.4f}, 1st percentile {np.percentile(cos, 1):.4f}, mean "
           f"{cos.mean():.4f}; documents with a flag changed {qchanged}/{n}; headline score drift mean "
           f"{np.mean(qdrift):.4f} max {np.max(qdrift):.4f}")
+
+    # (e) ONNX Runtime over the same fp32 weights (the default on CPU cores since 2026-12-01).
+    onnx = Encoder(backend="onnx")
+    ogot, t_onnx = timed(onnx.encode, units)
+    o = Featurizer(onnx)
+    o._cache.update({k: v for k, v in zip(_keys(units), ogot, strict=True)})
+    o_labels = label_documents(rows, head, o, None)
+    ochanged = sum(a != b for a, b in zip(flags(base_labels), flags(o_labels), strict=True))
+    odrift = max(abs(a[0][0].score - b[0][0].score) for a, b in zip(base_labels, o_labels, strict=True))
+    _, t_base2 = timed(fp32.encode, units)  # torch again: the ratio from neighbouring runs on a noisy machine
+    print(f"(e) onnx fp32:        {len(units) / t_onnx:7.1f} sentences/s ({min(t_base, t_base2) / t_onnx:.2f}x torch's "
+          f"better run, {t_base2:.1f} s); max |difference| to torch's vectors {abs(ogot - ref).max():.2e}; documents "
+          f"with a flag changed {ochanged}/{n}; headline score drift max {odrift:.2e}")
 
     # (c) shorter sentences.
     fp32.max_length = 64

@@ -33,7 +33,7 @@ class Classifier:
     """The encoder and a head, loaded once per process."""
 
     def __init__(self, model: str | None = None, head: str | None = None, *, batch_size: int = 64,
-                 max_length: int = 128, backend: str = "torch", embedding_cache: int = 0, encoder: Any = None):
+                 max_length: int = 128, backend: str = "fp32", embedding_cache: int = 0, encoder: Any = None):
         from .encoder import Encoder
         from .features import Featurizer
         from .model import Head

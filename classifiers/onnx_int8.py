@@ -1,10 +1,11 @@
-"""The encoder as an int8 ONNX Runtime model: built once from the local model folder, cached on disk.
+"""The encoder as an ONNX Runtime model, fp32 or int8: built once from the local model folder, cached on disk.
 
-Why: on 2 CPU cores, ONNX Runtime with int8 weights runs MiniLM about 2x as fast as torch in fp32
-(``benchmarks/CLASSIFY.md``). The file is ~23 MB, so it is not shipped: :func:`ensure_model` builds it
-on first use (15 s to a few minutes, offline, from the same folder torch loads) into the cache folder
-(:func:`supplywatch.store.embcache.cache_dir`), under a
-lock so two processes never build it at once, and later runs reuse it.
+Why: on 2 CPU cores ONNX Runtime runs MiniLM 1.4x as fast as torch with the same fp32 weights (vectors equal to
+torch's within 3e-7: the default), and about 2.5x as fast with int8 weights (opt-in: the vectors drift;
+``benchmarks/CLASSIFY.md``). The files (86 and 23 MB) are not shipped: :func:`ensure_model` builds one on first
+use (a few seconds for fp32, 15 s to a few minutes for int8, offline, from the same folder torch loads) into the
+cache folder (:func:`supplywatch.store.embcache.cache_dir`), under a lock so two processes never build it at
+once, and later runs reuse it.
 
 How, and why so: plain dynamic int8 (weights per output channel, activations per tensor at run time)
 drifts to cosine 0.977 against fp32 on real sentences, because a few hidden channels carry values far
@@ -15,6 +16,7 @@ the fp32 function unchanged and moves the outliers into the weights, where per-c
 them. The activation maxima come from the project's own training examples (``classifiers/data``),
 never from evaluation data. The worst cosine to fp32 is then 0.992 on 1,000 dev sentences. The weights are
 stored as uint8, which keeps that worst case on x86 CPUs without VNNI too (int8 weights fell to 0.986 there).
+The fp32 file is the same export without smoothing or quantisation.
 
 onnx, onnxruntime and torch are imported inside the functions that need them.
 """
@@ -32,6 +34,7 @@ from supplywatch.store.embcache import cache_dir
 
 # Part of the cache key: a change to how the file is made must never reuse an old file.
 RECIPE = "smoothquant-a0.7-dynamic-u8-weights-per-channel-opset17-v2"
+RECIPES = {"int8": RECIPE, "fp32": "plain-fp32-opset17-v1"}
 ALPHA = 0.7  # 0.5 left the worst cosine at 0.958, 0.7 gave 0.992 (benchmarks/CLASSIFY.md)
 CALIBRATION_UNITS = 600
 
@@ -44,9 +47,9 @@ def available() -> bool:
         return False
 
 
-def model_key(model_path: Path) -> str:
-    """A short digest of the model's files and the recipe: the built file's name."""
-    h = hashlib.blake2b(RECIPE.encode(), digest_size=8)
+def model_key(model_path: Path, kind: str = "int8") -> str:
+    """A short digest of the model's files and the recipe of ``kind`` (int8 or fp32): the built file's name."""
+    h = hashlib.blake2b(RECIPES[kind].encode(), digest_size=8)
     for path in sorted(p for p in model_path.iterdir() if p.is_file()):
         h.update(path.name.encode())
         with path.open("rb") as fh:
@@ -55,21 +58,22 @@ def model_key(model_path: Path) -> str:
     return h.hexdigest()
 
 
-def ensure_model(model_path: Path, *, folder: Path | None = None) -> Path:
-    """The int8 file for ``model_path``, built under an exclusive lock when missing (atomic rename)."""
+def ensure_model(model_path: Path, *, folder: Path | None = None, kind: str = "int8") -> Path:
+    """The ``kind`` (int8 or fp32) file for ``model_path``, built under an exclusive lock when missing (atomic
+    rename)."""
     import fcntl
 
     folder = folder or cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{model_path.parent.name if model_path.name == 'model' else model_path.name}-" \
-                      f"{model_key(model_path)}-int8.onnx"
+                      f"{model_key(model_path, kind)}-{kind}.onnx"
     if target.is_file():
         return target
     with open(folder / (target.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the file
         if not target.is_file():
             with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
-                built = build(model_path, Path(tmp))
+                built = build(model_path, Path(tmp), kind=kind)
                 os.replace(built, target)
     return target
 
@@ -83,8 +87,9 @@ def _calibration_texts() -> list[str]:
     return units[:CALIBRATION_UNITS]
 
 
-def build(model_path: Path, workdir: Path, *, max_length: int = 128) -> Path:
-    """Export the smoothed fp32 model with ``torch.onnx`` and quantise it; returns the int8 file in ``workdir``."""
+def build(model_path: Path, workdir: Path, *, max_length: int = 128, kind: str = "int8") -> Path:
+    """Export the model with ``torch.onnx``: as it is for ``kind`` fp32, smoothed and quantised for int8; returns
+    the file in ``workdir``."""
     import logging
     import warnings
 
@@ -94,14 +99,13 @@ def build(model_path: Path, workdir: Path, *, max_length: int = 128) -> Path:
         warnings.simplefilter("ignore")
         logging.disable(logging.WARNING)
         try:
-            return _build(model_path, workdir, max_length=max_length)
+            return _build(model_path, workdir, max_length=max_length, kind=kind)
         finally:
             logging.disable(logging.NOTSET)
 
 
-def _build(model_path: Path, workdir: Path, *, max_length: int) -> Path:
+def _build(model_path: Path, workdir: Path, *, max_length: int, kind: str) -> Path:
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
     class Smoothed(torch.nn.Module):
@@ -132,6 +136,8 @@ def _build(model_path: Path, workdir: Path, *, max_length: int) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
     # eager attention: the exporter traces plain matmuls, not a fused SDPA kernel
     model = AutoModel.from_pretrained(str(model_path), local_files_only=True, attn_implementation="eager").eval()
+    if kind == "fp32":
+        return _export(torch, Pooled(model), tokenizer, workdir / "fp32.onnx")
     linears = [(name, mod) for name, mod in model.named_modules()
                if isinstance(mod, torch.nn.Linear) and name.startswith("encoder.")]
     amax: dict[str, Any] = {}
@@ -157,12 +163,9 @@ def _build(model_path: Path, workdir: Path, *, max_length: int) -> Path:
             w = lin.weight.abs().amax(0).clamp(min=1e-5)
             scale = (amax[name].clamp(min=1e-5) ** ALPHA / w ** (1 - ALPHA)).clamp(min=1e-2)
             setattr(model.get_submodule(parent_name), attr, Smoothed(lin, scale))
-    fp32 = workdir / "fp32.onnx"
-    sample = tokenizer(["a short sentence", "a somewhat longer second sentence"], padding=True, return_tensors="pt")
-    torch.onnx.export(Pooled(model), (sample["input_ids"], sample["attention_mask"]), str(fp32), dynamo=False,
-                      input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=17,
-                      dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                                    "embedding": {0: "batch"}})
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = _export(torch, Pooled(model), tokenizer, workdir / "smoothed-fp32.onnx")
     out = workdir / "int8.onnx"
     # uint8 weights, not int8: on x86 CPUs without VNNI (AVX2 only, as the AMD EPYC machines seen here) ONNX Runtime's
     # u8 x s8 kernel adds pairs of products in saturating 16-bit lanes, and int8 weights drifted to cosine 0.986
@@ -171,8 +174,17 @@ def _build(model_path: Path, workdir: Path, *, max_length: int) -> Path:
     return out
 
 
+def _export(torch: Any, pooled: Any, tokenizer: Any, path: Path) -> Path:
+    sample = tokenizer(["a short sentence", "a somewhat longer second sentence"], padding=True, return_tensors="pt")
+    torch.onnx.export(pooled, (sample["input_ids"], sample["attention_mask"]), str(path), dynamo=False,
+                      input_names=["input_ids", "attention_mask"], output_names=["embedding"], opset_version=17,
+                      dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                                    "embedding": {0: "batch"}})
+    return path
+
+
 class OnnxSession:
-    """One ONNX Runtime session over the int8 file: (input_ids, attention_mask) -> unit vectors."""
+    """One ONNX Runtime session over a built file: (input_ids, attention_mask) -> unit vectors."""
 
     def __init__(self, path: Path, *, threads: int):
         import onnxruntime as ort
@@ -192,7 +204,8 @@ class OnnxSession:
                                        "attention_mask": attention_mask.astype(np.int64)})[0]
 
 
-if __name__ == "__main__":  # builds the file ahead of the first classify with backend = "onnx-int8"
+if __name__ == "__main__":  # builds both files ahead of the first classify (fp32: the default on CPU cores)
     from .encoder import resolve_model_path
 
-    print(ensure_model(resolve_model_path(None)))
+    for kind in ("fp32", "int8"):
+        print(ensure_model(resolve_model_path(None), kind=kind))

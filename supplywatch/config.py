@@ -341,8 +341,8 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
             raise ConfigError(f"{where}: [crawl] {key} must be at least 1")
     if sections["classifier"]["batch_size"] < 1 or not 16 <= sections["classifier"]["max_length"] <= 512:
         raise ConfigError(f"{where}: [classifier] batch_size must be >= 1 and max_length within 16..512")
-    if sections["classifier"]["backend"] not in ("auto", "torch", "onnx-int8"):
-        raise ConfigError(f"{where}: [classifier] backend must be auto, torch or onnx-int8, "
+    if sections["classifier"]["backend"] not in ("fp32", "auto", "torch", "onnx", "onnx-int8"):
+        raise ConfigError(f"{where}: [classifier] backend must be fp32, auto, torch, onnx or onnx-int8, "
                           f"not {sections['classifier']['backend']!r}")
     if sections["classifier"]["embedding_cache"] < 0:
         raise ConfigError(f"{where}: [classifier] embedding_cache must be >= 0 (0 turns it off)")

@@ -130,10 +130,27 @@ def test_int8_encoder_stays_within_cosine_0_99_of_fp32(clf):
     assert int8.name.endswith("-int8") and not fp32.name.endswith("-int8") and int8.identity != fp32.identity
 
 
-def test_without_onnxruntime_auto_falls_back_to_torch(tmp_path):
+def test_the_default_encoder_is_fp32_on_onnx_runtime_with_the_vectors_of_torch(clf):
+    # The packaged heads were fitted on torch's fp32 vectors; ONNX Runtime runs the same weights 1.4x as fast
+    # (benchmarks/CLASSIFY.md), so it may share torch's name, cached embeddings and stored story vectors only if
+    # its vectors are torch's to float rounding.
+    pytest.importorskip("onnxruntime")
+    from supplywatch.classifiers.encoder import Encoder
+
+    default, torch_ = Encoder(), Encoder(backend="torch")
+    assert default.backend == ("torch" if torch_.device == "cuda" else "onnx")
+    assert (default.name, default.identity) == (torch_.name, torch_.identity)
+    sentences = sorted({u for row in examples()[::4] for u in document_units(row.get("title") or "",
+                                                                             row.get("text") or "", limit=40)})[:150]
+    diff = abs(default.encode(sentences) - torch_.encode(sentences)).max()
+    assert diff < 1e-5, diff
+
+
+@pytest.mark.parametrize("backend", ["auto", "fp32"])
+def test_without_onnxruntime_auto_and_fp32_fall_back_to_torch(tmp_path, backend):
     script = ("import sys; sys.modules['onnxruntime'] = None\n"
               "from supplywatch.classifiers.encoder import Encoder\n"
-              "e = Encoder(backend='auto')\n"
+              f"e = Encoder(backend={backend!r})\n"
               "v = e.encode(['a signing key was stolen'])\n"
               "print(e.backend, e.name, v.shape)\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -141,6 +158,16 @@ def test_without_onnxruntime_auto_falls_back_to_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     backend, name, *_ = out.stdout.split()
     assert backend == "torch" and not name.endswith("-int8") and "(1, 384)" in out.stdout
+
+
+def test_onnx_asked_for_by_name_without_onnxruntime_is_a_one_line_error(tmp_path):
+    script = ("import sys; sys.modules['onnxruntime'] = None\n"
+              "from supplywatch.classifiers.encoder import Encoder, ModelError\n"
+              "try:\n    Encoder(backend='onnx')\nexcept ModelError as exc:\n    print('ModelError:', exc)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SUPPLYWATCH_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ModelError: the fp32 ONNX encoder") and len(out.stdout.strip().splitlines()) == 1
 
 
 def test_the_torch_encoder_hands_freed_heap_back_after_every_batch_not_only_every_call(monkeypatch):
