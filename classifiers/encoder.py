@@ -122,8 +122,7 @@ class Encoder:
         when it is installed; else torch."""
         from . import onnx_int8
 
-        # torch is imported to ask for a GPU only where a driver is (importing it costs seconds and memory).
-        if Path("/proc/driver/nvidia/version").exists() and importlib.util.find_spec("torch") is not None:
+        if importlib.util.find_spec("torch") is not None:  # transformers' tokenizer imports it anyway
             import torch
 
             if torch.cuda.is_available():
