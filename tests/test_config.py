@@ -46,6 +46,7 @@ def test_config_and_db_from_environment(tmp_path, monkeypatch):
     ('[crawl]\nmax_bytes = "big"', "max_bytes must be an integer"),
     ('[crawl]\nwhatever = 1', "unknown key 'whatever'"),
     ('[nonsense]\n', "unknown section"),
+    ('[classifier]\nbackend = "gpu"', "backend must be fp32, auto, torch, onnx or onnx-int8, not 'gpu'"),
 ])
 def test_bad_configuration_names_file_source_and_problem(tmp_path, text, needle):
     path = write(tmp_path, text)
@@ -55,6 +56,12 @@ def test_bad_configuration_names_file_source_and_problem(tmp_path, text, needle)
     assert str(path) in str(err.value)
     if "source" in text and "name" in text and "[crawl" not in text:
         assert "'a'" in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["fp32", "auto", "torch", "onnx", "onnx-int8"])
+def test_every_encoder_backend_is_a_valid_setting_and_fp32_is_the_default(tmp_path, backend):
+    assert config.load(write(tmp_path, ""), env={}).classifier["backend"] == "fp32"
+    assert config.load(write(tmp_path, f'[classifier]\nbackend = "{backend}"\n'), env={}).classifier["backend"] == backend
 
 
 def test_missing_explicit_file_is_an_error(tmp_path):
