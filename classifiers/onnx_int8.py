@@ -3,7 +3,7 @@
 Why: on 2 CPU cores ONNX Runtime runs MiniLM 1.4x as fast as torch with the same fp32 weights (vectors equal to
 torch's within 3e-7: the default), and about 2.5x as fast with int8 weights (opt-in: the vectors drift;
 ``benchmarks/CLASSIFY.md``). The files (86 and 23 MB) are not shipped: :func:`ensure_model` builds one on first
-use (a few seconds for fp32, 15 s to a few minutes for int8, offline, from the same folder torch loads) into the
+use (about 10 s for fp32, 15 s to a few minutes for int8, offline, from the same folder torch loads) into the
 cache folder (:func:`supplywatch.store.embcache.cache_dir`), under a lock so two processes never build it at
 once, and later runs reuse it.
 
