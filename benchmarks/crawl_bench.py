@@ -160,6 +160,11 @@ def _fill(template: str, rng: random.Random) -> str:
     )
 
 
+def _case_number(sentence: str, rng: random.Random) -> str:
+    """The sentence with a number no other page has before its full stop ("(case N)": "ref." would end it)."""
+    return f"{sentence[:-1]} (case {rng.randint(10**7, 10**8 - 1)})."
+
+
 def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str]]:
     """(tag, text) blocks of a 400-800 word article built from the row and the vocabulary."""
     title, desc = row["title"].strip(), row["description"].strip()
@@ -177,7 +182,7 @@ def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str
             sentences.insert(rng.randint(0, len(sentences)), f"The report on {keyword.lower()} drew wide attention "
                              f"among {rng.choice(SECTORS)} security teams.")
         if row.get("distinct"):  # a number no other page has: no sentence repeats (load_rows)
-            sentences = [f"{s[:-1]} (case {rng.randint(10**7, 10**8 - 1)})." for s in sentences]
+            sentences = [_case_number(s, rng) for s in sentences]
         text = " ".join(sentences)
         paragraph_no += 1
         if paragraph_no % 3 == 0 and subheads:
@@ -186,7 +191,7 @@ def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str
             quote = _fill("\u201cWe are working around the clock with {agency} to restore services,\u201d a "
                           "spokesperson for the company said.", rng)
             if row.get("distinct"):
-                quote = f"{quote[:-1]} (case {rng.randint(10**7, 10**8 - 1)})."
+                quote = _case_number(quote, rng)
             blocks.append(("blockquote", quote))
         blocks.append(("p", text))
         words += len(text.split())

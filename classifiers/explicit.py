@@ -61,11 +61,13 @@ _MALICIOUS = (r"(?:malware|malicious|spyware|trojan|backdoor|keylogger|rootkit|r
 USED_TO_SIGN = re.compile(r"\b(?:used|abused|misused|using) (?:a |an |the )?(?:[\w.&-]+ ){0,3}?(?:" + _NAME +
                           r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART +
                           r" to (?:(?:mint|forge)\b|(?:sign|issue) (?:[\w-]+ ){0,3}?" + _MALICIOUS + ")", re.I)
+# The kinds of artefact that are always their owner's own (below: _SIGNING_KEY, _SIGNING_ART).
+_SIGNING_KIND = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing |signing |platform |"
+                 r"firmware |secure boot )")
 # "The attackers obtained an inactive Microsoft account signing key and used it to mint tokens": a named party's key
 # in others' hands, told by what they did with it. Keys only: "obtained a Comodo code-signing certificate and used it
 # to sign malware" is a certificate the crooks bought from a CA, the label's near miss.
-_SIGNING_KEY = (r"(?:(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?)?signing|platform|firmware|"
-                r"secure boot|private) keys?")
+_SIGNING_KEY = r"(?:" + _SIGNING_KIND + r"|private )keys?"
 OBTAINED_TO_SIGN = re.compile(r"\b(?:obtained|acquired|got hold of|gained access to|took) (?:an? |the )?(?:[\w-]+ ){0,2}?"
                               r"(?:" + _NAME + r"(?:'s|’s)?|" + _PRONOUN + r") (?:[\w-]+ )?" + _SIGNING_KEY +
                               r" (?:[\w-]+ ){0,4}?(?:and )?used (?:it|them) to (?:(?:mint|forge)\b|(?:sign|issue) "
@@ -78,8 +80,7 @@ SIGNED_WITH_OWNERS = re.compile(r"\bsigned (?:[\w-]+ ){0,3}?" + _MALICIOUS + r"\
 # platform, firmware keys): "Apple developer certificates were abused" (enrolled under fake names) and "Comodo
 # certificates were abused" (issued to phishers) are near misses, and the determiners of a general statement
 # ("Some signing keys were leaked") are no name.
-_SIGNING_ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing |signing |platform |"
-                r"firmware |secure boot )(?:keys?|certificates?)")
+_SIGNING_ART = _SIGNING_KIND + r"(?:keys?|certificates?)"
 # Headlines drop the auxiliary ("Samsung platform certificates abused to sign malware"). A plain certificate of a
 # named party counts when it was taken, not merely abused ("Mimecast certificate compromised by hackers").
 _NOT_A_NAME = r"(?!(?-i:(?:Some|Several|Many|Other|These|Those|Such|Most|All|No|Any|Two|Three|Both|Their|Its|The|A|An)\b))"

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from supplywatch.classifiers.encoder import BACKENDS
 from supplywatch.crawlers import KINDS
 from supplywatch.store import ConfigError
 
@@ -341,8 +342,8 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None,
             raise ConfigError(f"{where}: [crawl] {key} must be at least 1")
     if sections["classifier"]["batch_size"] < 1 or not 16 <= sections["classifier"]["max_length"] <= 512:
         raise ConfigError(f"{where}: [classifier] batch_size must be >= 1 and max_length within 16..512")
-    if sections["classifier"]["backend"] not in ("fp32", "auto", "torch", "onnx", "onnx-int8"):
-        raise ConfigError(f"{where}: [classifier] backend must be fp32, auto, torch, onnx or onnx-int8, "
+    if sections["classifier"]["backend"] not in BACKENDS:
+        raise ConfigError(f"{where}: [classifier] backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
                           f"not {sections['classifier']['backend']!r}")
     if sections["classifier"]["embedding_cache"] < 0:
         raise ConfigError(f"{where}: [classifier] embedding_cache must be >= 0 (0 turns it off)")
