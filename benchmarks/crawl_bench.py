@@ -7,12 +7,14 @@ feeds of at most 250 entries, and one article page per row with a deterministic 
 related links, comments, footer). A real HTTP server (supplywatch.localsite.LocalServer) serves it
 on 127.0.0.1 from this (orchestrating) process.
 
-Three measurements, each in a fresh Python process so their memory figures do not mix:
+Three measurements (four when asked), each in a fresh Python process so their memory figures do not mix:
 
 * supplywatch: ``Pipeline.crawl()`` on a fresh database - Scrapy in a forked child,
   trafilatura in ``extract_workers`` processes, one SQLite transaction per source.
 * naive: a sequential loop of urllib + feedparser + trafilatura.extract + sqlite3 over the same
   site; pages for a sample of the entries (default 300), extrapolated (or everything with --full).
+* scrapy (only when asked: --only ...,scrapy): a stock Scrapy spider that fetches every feed and page with
+  the same concurrency and does nothing with them: what Scrapy itself costs a request on this machine.
 * limit: the per-article CPU cost of feed parse share + crawlers.workers.extract_page + the
   Store.save_fetch insert, measured in-process without HTTP over the same sample, times the
   article count, spread over os.cpu_count() cores.
@@ -668,6 +670,47 @@ def stage_naive(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
           "stored_with_text": stored, "extrapolated": pages < entries_total})
 
 
+def stage_scrapy(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
+    """Scrapy's own floor: one stock spider fetches every feed and every article page with the crawl's
+    concurrency and does nothing with them (links from the feed by a regex; no feedparser, no extraction, no
+    store, none of our settings, middlewares or handlers). Its CPU is what Scrapy and Twisted cost per request
+    on this machine, whatever a crawler built on them does."""
+    import re
+
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    link = re.compile(rb"<link>([^<]+)</link>")
+    fetched = {"feeds": 0, "pages": 0, "bytes": 0}
+
+    class Floor(scrapy.Spider):
+        name = "floor"
+
+        async def start(self) -> Any:
+            for f in feeds:
+                yield scrapy.Request(args.base + f["path"], callback=self.feed)
+
+        def feed(self, response: Any) -> Any:
+            fetched["feeds"] += 1
+            for url in link.findall(response.body)[1:]:  # the first <link> is the channel's
+                yield scrapy.Request(url.decode(), callback=self.page)
+
+        def page(self, response: Any) -> None:
+            fetched["pages"] += 1
+            fetched["bytes"] += len(response.body)
+
+    options = crawl_options(max(f["entries"] for f in feeds), args.extract_workers)
+    process = CrawlerProcess({"CONCURRENT_REQUESTS": options["concurrent_requests"],
+                              "CONCURRENT_REQUESTS_PER_DOMAIN": options["concurrent_per_host"],
+                              "ROBOTSTXT_OBEY": False, "LOG_ENABLED": False, "TELNETCONSOLE_ENABLED": False})
+    t0, c0 = time.perf_counter(), time.process_time()
+    process.crawl(Floor)
+    process.start()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    emit({"stage": "scrapy", "seconds": wall, "crawl_cpu_s": cpu, "articles": fetched["pages"],
+          "feeds": fetched["feeds"], "mb": fetched["bytes"] / 2**20})
+
+
 def stage_limit(args: argparse.Namespace, feeds: list[dict[str, Any]]) -> None:
     from supplywatch.crawlers.feeds import parse_feed
     from supplywatch.crawlers.urls import canonical_url
@@ -762,7 +805,7 @@ def parallel_extraction(bodies: list[tuple[str, Any, bytes]], cores: int) -> flo
         return time.perf_counter() - t0
 
 
-STAGES = {"supplywatch": stage_supplywatch, "naive": stage_naive, "limit": stage_limit}
+STAGES = {"supplywatch": stage_supplywatch, "naive": stage_naive, "limit": stage_limit, "scrapy": stage_scrapy}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -923,6 +966,22 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, feeds: 
         w(f"  scaling check: the same extractions in {lim['cores']} processes at once ran "
           f"{lim['parallel_speedup']:.2f}x as fast as in one (ideal {lim['cores']}x); "
           f"a limit at that speedup: {scaled:.1f} articles/s")
+    floor = results.get("scrapy", {})
+    if "seconds" in floor and floor.get("articles"):
+        floor_ms = 1000 * floor["crawl_cpu_s"] / floor["articles"]
+        w(f"Scrapy's own floor (a stock spider fetching the {floor['feeds']} feeds and {floor['articles']} pages "
+          f"with the same concurrency, doing nothing with them): {floor['crawl_cpu_s']:.1f} CPU s = "
+          f"{floor_ms:.2f} ms an article, {floor['seconds']:.1f} s wall")
+        if "seconds" in sw and sw.get("articles"):
+            d = sw["cpu_by_depth"]
+            reactor_ms = 1000 * d.get("1", d.get(1, 0)) / sw["articles"]
+            w(f"  supplywatch's Scrapy child (reactor): {reactor_ms:.2f} ms an article = "
+              f"{reactor_ms / floor_ms:.2f}x the floor")
+        if "seconds" in lim:
+            ceiling = lim["per_article_ms"] / (lim["per_article_ms"] + floor_ms)
+            w(f"  any Scrapy crawl's ceiling against the limit: limit / (limit + floor) = "
+              f"{lim['per_article_ms']:.2f} / ({lim['per_article_ms']:.2f} + {floor_ms:.2f}) = {100 * ceiling:.1f}% "
+              f"(every core busy all the time; aim {100 * AIM_VS_LIMIT:.0f}%)")
     probes = [f"{n} {r['probe_ms'][0]:.0f}/{r['probe_ms'][1]:.0f}" for n, r in results.items() if "probe_ms" in r]
     w("Speed probe before/after each stage shown (ms for a fixed pure-Python loop; drift = the host changing speed): "
       + ", ".join(probes))

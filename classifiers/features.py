@@ -6,8 +6,9 @@ training and evaluation in one process never encode the same sentence twice; giv
 
 With ``select``, a document none of whose sentences names a signing artefact is featurized from its
 title and lead only (:func:`select_units`): the headline cannot be flagged for it (``guard.cap_headline``
-caps its score below the threshold whatever the model says) and the topic heads read the lead alone,
-so every flag is the same as from all its sentences, at half the encoding (benchmarks/CLASSIFY.md).
+caps its score below the threshold whatever the model says) and the topic heads read words, not
+embeddings (:mod:`.topicwords`; heads fitted before them read the lead alone), so every flag is the same as
+from all its sentences, at half the encoding (benchmarks/CLASSIFY.md).
 Training and the fold fits keep ``select`` off: their prototypes and features come from every sentence.
 """
 
@@ -26,7 +27,7 @@ from .passages import document_units
 
 MAX_UNITS = 40
 MEMORY_ENTRIES = 50_000  # unit vectors kept in the process (~77 MB): a 100k-document backfill must not hold them all
-LEAD_UNITS = 8  # title + first sentences: what the topic heads read
+LEAD_UNITS = 8  # title + first sentences: what a document naming no signing artefact has embedded
 # With a progress callback, documents are encoded this many at a time so the count moves; large enough that
 # the encoder's sort-by-length batching loses next to nothing.
 PROGRESS_SLICE = 256
@@ -38,6 +39,13 @@ class DocFeatures:
     emb: np.ndarray  # (n_units, dim), unit vectors
     cues: np.ndarray  # (n_units, 4) from lexical.sentence_cues
     _own_cues: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Every unit (title and up to MAX_UNITS sentences), embedded or not: what the topic words read
+    # (.topicwords). Empty when built by hand: then ``units``.
+    all_units: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def word_units(self) -> list[str]:
+        return self.all_units or self.units
 
     @property
     def ownership_cues(self) -> np.ndarray:
@@ -57,7 +65,7 @@ class DocFeatures:
 
 def select_units(units: list[str]) -> list[str]:
     """The units worth embedding: all when one names a signing artefact (only then can the headline be
-    flagged: the same test as ``guard.cap_headline``), else the title and lead the topic heads read."""
+    flagged: the same test as ``guard.cap_headline``), else the title and lead."""
     return units if any(names_artefact(u) for u in units) else units[:LEAD_UNITS]
 
 
@@ -94,9 +102,8 @@ class Featurizer:
         return out
 
     def _features(self, docs: list[dict[str, Any]]) -> list[DocFeatures]:
-        per_doc = [document_units(d.get("title") or "", d.get("text") or "", limit=MAX_UNITS) for d in docs]
-        if self.select:
-            per_doc = [select_units(units) for units in per_doc]
+        every = [document_units(d.get("title") or "", d.get("text") or "", limit=MAX_UNITS) for d in docs]
+        per_doc = [select_units(units) for units in every] if self.select else every
         keys = [[unit_key(u) for u in units] for units in per_doc]
         todo: dict[bytes, str] = {}
         for units, ks in zip(per_doc, keys, strict=True):
@@ -118,9 +125,9 @@ class Featurizer:
                 self.store_cache.put({k: np.ascontiguousarray(v, dtype=np.float32).tobytes()
                                       for k, v in zip(todo, vectors, strict=True)})
         out = []
-        for units, ks in zip(per_doc, keys, strict=True):
+        for units, ks, all_units in zip(per_doc, keys, every, strict=True):
             emb = np.stack([self._cache[k] for k in ks])
             cues = np.array([sentence_cues(u) for u in units], dtype=np.float32)
-            out.append(DocFeatures(units, emb, cues))
+            out.append(DocFeatures(units, emb, cues, all_units=all_units))
         self._trim()
         return out

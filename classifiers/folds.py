@@ -73,6 +73,7 @@ class FoldFitter:
         self.pos_owner, self.neg_owner = np.array(owner[True], dtype=int), np.array(owner[False], dtype=int)
         self.s_pos, self.s_neg = units @ self.pos.T, units @ self.neg.T
         self.lead = np.array([f.lead for f in feats])
+        self.word_units = [f.word_units for f in feats]
 
     def _features(self, i: int, hide_pos: np.ndarray, hide_neg: np.ndarray) -> np.ndarray:
         a, b = self.spans[i]
@@ -92,16 +93,18 @@ class FoldFitter:
         X = np.array([self._features(int(i), hide_pos, hide_neg) for i in idx])
         X = np.hstack([X, self.own_X[idx]])
         w, b, platt, threshold = _fit_lr(X, y, C=1.0)
+        n = len(CATEGORIES)
+        words = None
         if topics:
-            cat_w, cat_b, cat_platt, cat_thr = fit_topics(self.lead[idx], [self.rows[i] for i in idx],
+            words, cat_b, cat_platt, cat_thr = fit_topics([self.word_units[i] for i in idx], [self.rows[i] for i in idx],
                                                           reference_year=year)
+            cat_w = np.zeros((n, 0), np.float32)
         else:  # a headline-only fold: its topics are never read
-            n = len(CATEGORIES)
             cat_w, cat_b = np.zeros((n, self.lead.shape[1]), np.float32), np.full(n, -10.0)
             cat_platt, cat_thr = np.tile([1.0, 0.0], (n, 1)), np.ones(n)
         return Head(version=f"fold {name}", encoder=self.encoder_name, pos=self.pos[~hide_pos],
                     neg=self.neg[~hide_neg], w=w, b=b, platt=platt, threshold=threshold, cat_w=cat_w, cat_b=cat_b,
-                    cat_platt=cat_platt, cat_thresholds=cat_thr, own=self.own,
+                    cat_platt=cat_platt, cat_thresholds=cat_thr, own=self.own, words=words,
                     manifest={"fold": name, "examples": int(len(idx)), "positives": int(y.sum())})
 
 
@@ -208,7 +211,8 @@ def evaluate_folds(rows: list[dict[str, Any]], featurizer: Any, *, folds: str = 
         key = (id(hh), id(th))
         if key not in combined:
             combined[key] = hh if hh is th else dataclasses.replace(
-                hh, cat_w=th.cat_w, cat_b=th.cat_b, cat_platt=th.cat_platt, cat_thresholds=th.cat_thresholds)
+                hh, cat_w=th.cat_w, cat_b=th.cat_b, cat_platt=th.cat_platt, cat_thresholds=th.cat_thresholds,
+                words=th.words)
         return combined[key]
 
     def lookup(docs: list[dict[str, Any]]) -> list[Any]:

@@ -36,9 +36,11 @@ def label_documents(docs: list[dict[str, Any]], head: Any, featurizer: Any,
     headline = vocabulary.headline()
     head = with_prototypes(head, book, featurizer)
     out = []
-    for doc, feats in zip(docs, featurizer(docs), strict=True):
+    featured = featurizer(docs)
+    topics = head.topics(featured) if hasattr(head, "topics") else [None] * len(docs)
+    for doc, feats, doc_topics in zip(docs, featured, topics, strict=True):
         labels = []
-        for lab, flagged in head.labels(feats):
+        for lab, flagged in head.labels(feats) if doc_topics is None else head.labels(feats, doc_topics):
             if lab.label == headline:
                 flagged = _decide(doc, feats, lab, head.threshold, book)
             labels.append((lab, flagged))

@@ -1,8 +1,9 @@
 """The classifier's fitted head: prototype and topic weights, calibration, thresholds, manifest.
 
 A head is data, not code: ``head.json`` (scalars, weights, thresholds, what it was fitted on)
-beside ``arrays.npz`` (prototype sentence embeddings, topic weights). Scoring needs numpy only;
-the encoder that makes the embeddings lives in :mod:`classifiers.encoder`.
+beside ``arrays.npz`` (prototype sentence embeddings, topic weights and vocabulary). Scoring needs numpy,
+and scikit-learn's TF-IDF vectorizer for the topic words; the encoder that makes the embeddings lives in
+:mod:`classifiers.encoder`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .features import DocFeatures
 from .ownership import FEATURES as OWN_FEATURES
 from .ownership import OwnershipModel, features_of
 from .passages import pick_evidence
+from .topicwords import TopicWords
 
 HEADLINE = vocabulary.headline()
 CATEGORIES = tuple(vocabulary.topics())
@@ -91,13 +93,15 @@ class Head:
     b: float
     platt: tuple[float, float]
     threshold: float
-    cat_w: np.ndarray  # (len(CATEGORIES), dim)
+    cat_w: np.ndarray  # (len(CATEGORIES), dim) on the lead vector; (len(CATEGORIES), 0) when ``words`` score
     cat_b: np.ndarray
     cat_platt: np.ndarray  # (len(CATEGORIES), 2)
     cat_thresholds: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     # "whose key was it?" (classifiers.ownership); None in heads fitted before it, which score as they did
     own: OwnershipModel | None = None
+    # topic weights on the document's words (.topicwords); None in heads fitted before them, which read the lead
+    words: TopicWords | None = None
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -114,20 +118,37 @@ class Head:
         return p, doc.units[evidence_index(doc, margin)]
 
     def categories(self, doc: DocFeatures) -> list[tuple[str, float, str]]:
-        z = self.cat_w @ doc.lead + self.cat_b
-        p = _sigmoid(self.cat_platt[:, 0] * z + self.cat_platt[:, 1])
-        lead = doc.emb[: max(1, min(len(doc.units), 8))]
-        out = []
-        for i, name in enumerate(CATEGORIES):
-            best = int(np.argmax(lead @ self.cat_w[i]))
-            out.append((name, float(p[i]), doc.units[best]))
-        return out
+        """Each topic's calibrated score and evidence: the unit whose own words (or, in a lead head, whose
+        vector among the lead's) score highest for it."""
+        return self.topics([doc])[0]
 
-    def labels(self, doc: DocFeatures) -> list[tuple[Label, bool]]:
-        """All labels with calibrated scores and evidence, and whether each is flagged."""
+    def topics(self, docs: list[DocFeatures]) -> list[list[tuple[str, float, str]]]:
+        """:meth:`categories` of each document; the words of a batch are read in one vectorizer call, not one a
+        document: per call, scikit-learn's checks cost about as much as the reading."""
+        if not docs:
+            return []
+        if self.words is None:
+            z = np.array([self.cat_w @ d.lead for d in docs]) + self.cat_b
+            units = [d.units for d in docs]
+            best = [[int(np.argmax(d.emb[: max(1, min(len(d.units), 8))] @ self.cat_w[i]))
+                     for i in range(len(CATEGORIES))] for d in docs]
+        else:
+            units = [d.word_units for d in docs]
+            z, per_unit, starts = self.words.logits(units)
+            z = z + self.cat_b
+            best = [np.argmax(per_unit[a:b], axis=0).tolist() if b > a else [0] * len(CATEGORIES)
+                    for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        p = _sigmoid(self.cat_platt[:, 0] * z + self.cat_platt[:, 1])
+        return [[(name, float(p[j, i]), units[j][best[j][i]] if units[j] else "") for i, name in enumerate(CATEGORIES)]
+                for j in range(len(docs))]
+
+    def labels(self, doc: DocFeatures, topics: list[tuple[str, float, str]] | None = None,
+               ) -> list[tuple[Label, bool]]:
+        """All labels with calibrated scores and evidence, and whether each is flagged (``topics``: this
+        document's :meth:`topics`, when the caller scored a batch)."""
         p, evidence = self.headline(doc)
         out = [(Label(HEADLINE, p, evidence), p >= self.threshold)]
-        for (name, score, ev), t in zip(self.categories(doc), self.cat_thresholds, strict=True):
+        for (name, score, ev), t in zip(topics or self.categories(doc), self.cat_thresholds, strict=True):
             out.append((Label(name, score, ev), score >= t))
         return out
 
@@ -140,10 +161,13 @@ class Head:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         own = {} if self.own is None else {"own_w": self.own.w.astype(np.float32)}
+        words = {} if self.words is None else self.words.arrays()
         np.savez_compressed(folder / "arrays.npz", pos=self.pos.astype(np.float16), neg=self.neg.astype(np.float16),
-                            cat_w=self.cat_w.astype(np.float32), **own)
+                            cat_w=self.cat_w.astype(np.float32), **own, **words)
         doc = {
-            "format": 1, "version": self.version, "encoder": self.encoder, "labels": list(LABELS),
+            # 2: topics on words; a version that only knows format 1 would score them on an empty lead weight
+            "format": 2 if self.words is not None else 1, "version": self.version, "encoder": self.encoder,
+            "labels": list(LABELS),
             "features": list(self.features), "w": self.w.tolist(), "b": self.b, "platt": list(self.platt),
             "threshold": self.threshold, "cat_b": self.cat_b.tolist(), "cat_platt": self.cat_platt.tolist(),
             "cat_thresholds": self.cat_thresholds.tolist(), "manifest": self.manifest,
@@ -161,12 +185,15 @@ class Head:
             with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
                 pos, neg, cat_w = arrays["pos"].astype(np.float32), arrays["neg"].astype(np.float32), arrays["cat_w"]
                 own = OwnershipModel(arrays["own_w"], float(doc["own_b"])) if "own_w" in arrays else None
+                words = TopicWords.from_arrays(arrays)
         except (OSError, ValueError, KeyError) as exc:
             raise HeadError(f"{folder}: not a usable classifier head ({exc})") from None
         expected = list(FEATURES + (OWN_FEATURES if own is not None else ()))
-        if doc.get("format") != 1 or doc.get("features") != expected or doc.get("labels") != list(LABELS):
+        if (doc.get("format") != (2 if words is not None else 1) or doc.get("features") != expected
+                or doc.get("labels") != list(LABELS)):
             raise HeadError(f"{folder}: head was written by an incompatible version of supplywatch")
         return cls(version=doc["version"], encoder=doc["encoder"], pos=pos, neg=neg, w=np.array(doc["w"]),
                    b=float(doc["b"]), platt=tuple(doc["platt"]), threshold=float(doc["threshold"]),
                    cat_w=cat_w, cat_b=np.array(doc["cat_b"]), cat_platt=np.array(doc["cat_platt"]),
-                   cat_thresholds=np.array(doc["cat_thresholds"]), manifest=doc.get("manifest", {}), own=own)
+                   cat_thresholds=np.array(doc["cat_thresholds"]), manifest=doc.get("manifest", {}), own=own,
+                   words=words)

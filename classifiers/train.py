@@ -19,12 +19,14 @@ import numpy as np
 from .features import DocFeatures, Featurizer
 from .model import CATEGORIES, HEADLINE, Head, headline_features
 from .ownership import OwnershipModel, ownership_matrix
+from .topicwords import TopicWords
 
 SEED = 13
 # A topic's threshold is chosen on the articles of this many years nearest the ones it will score
 # (calibration_rows): 1 and 2 measured alike, 3 lost the gain (benchmarks/QUALITY.md).
 CALIBRATION_YEARS = 2
 CALIBRATION_MIN = 10  # articles with, and without, the tag in those years; fewer and all rows are used
+TOPIC_C = 8.0  # inverse regularisation of the topic models on TF-IDF (benchmarks/QUALITY.md, "Topic tags from words")
 
 
 def _oof_logits(X: np.ndarray, y: np.ndarray, C: float, folds: int = 5) -> np.ndarray:
@@ -48,7 +50,10 @@ def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def _best_threshold(p: np.ndarray, y: np.ndarray) -> float:
     best, best_f1 = 0.5, -1.0
-    for t in np.unique(np.round(p, 3)):
+    # Candidates are cut down to 3 decimals, never rounded up: a candidate above the score it came from would
+    # exclude that very article, and where the calibration rows separate cleanly (scores 0.99996 vs 0.00002)
+    # the only reachable cut-off left was 0: everything tagged.
+    for t in np.unique(np.floor(p * 1000) / 1000):
         pred = p >= t
         tp = float((pred & (y == 1)).sum())
         f1 = 2 * tp / (pred.sum() + y.sum()) if pred.sum() + y.sum() else 0.0
@@ -107,7 +112,8 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
         X = np.hstack([X, ownership_matrix(feats, own)])
     w, b, platt, threshold = _fit_lr(X, y, C=1.0)
 
-    cat_w, cat_b, cat_platt, cat_thr = fit_topics(np.array([f.lead for f in feats]), examples)
+    words, cat_b, cat_platt, cat_thr = fit_topics([f.word_units for f in feats], examples)
+    cat_w = np.zeros((len(CATEGORIES), 0), dtype=np.float32)
 
     digest = hashlib.sha256(json.dumps([[e.get("title"), e.get("labels"), e.get("categories")]
                                         for e in examples], sort_keys=True).encode()).hexdigest()[:12]
@@ -120,11 +126,12 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
         "prototypes": {"positive": int(len(pos)), "negative": int(len(neg))},
         "data_sha": digest,
         "method": "prototype-margin features" + (" and whose-key sentence features" if own is not None else "")
-                  + " + logistic regression; Platt calibration and F1 threshold on 5-fold out-of-fold predictions",
+                  + " + logistic regression; topics: TF-IDF of title and first sentences + logistic regression;"
+                  " Platt calibration and F1 threshold on 5-fold out-of-fold predictions",
     }
     return Head(version=version, encoder=encoder_name, pos=pos, neg=neg, w=w, b=b, platt=platt,
                 threshold=threshold, cat_w=cat_w, cat_b=cat_b, cat_platt=cat_platt, cat_thresholds=cat_thr,
-                manifest=manifest, own=own)
+                manifest=manifest, own=own, words=words)
 
 
 def _year(example: dict[str, Any]) -> int | None:
@@ -153,22 +160,25 @@ def calibration_rows(examples: list[dict[str, Any]], y: np.ndarray, reference_ye
     return mask
 
 
-def fit_topics(lead: np.ndarray, examples: list[dict[str, Any]], *, reference_year: int | None = None,
-               ) -> tuple[np.ndarray, ...]:
-    """Topics: one logistic model per category on the lead embedding -> (cat_w, cat_b, cat_platt, cat_thresholds).
+def fit_topics(docs: list[list[str]], examples: list[dict[str, Any]], *, reference_year: int | None = None,
+               ) -> tuple[TopicWords, np.ndarray, np.ndarray, np.ndarray]:
+    """Topics: a TF-IDF vectorizer fitted on ``docs`` (each example's :attr:`DocFeatures.word_units`) and one
+    logistic model per category on it -> (words, cat_b, cat_platt, cat_thresholds).
 
     Each topic's Platt scaling and threshold come from :func:`calibration_rows` (the years nearest
     ``reference_year``); its weights from every example."""
+    vec, X = TopicWords.fit_vectorizer(docs)
     cat_w, cat_b, cat_platt, cat_thr = [], [], [], []
     for name in CATEGORIES:
         yc = np.array([1 if name in (e.get("categories") or []) else 0 for e in examples])
         if yc.sum() < 2 or (1 - yc).sum() < 2:
-            cat_w.append(np.zeros(lead.shape[1])), cat_b.append(-10.0), cat_platt.append((1.0, 0.0))
+            cat_w.append(np.zeros(X.shape[1])), cat_b.append(-10.0), cat_platt.append((1.0, 0.0))
             cat_thr.append(1.0)
             continue
-        wc, bc, pc, tc = _fit_lr(lead, yc, C=4.0, calibrate_on=calibration_rows(examples, yc, reference_year))
+        wc, bc, pc, tc = _fit_lr(X, yc, C=TOPIC_C, calibrate_on=calibration_rows(examples, yc, reference_year))
         cat_w.append(wc), cat_b.append(bc), cat_platt.append(pc), cat_thr.append(tc)
-    return (np.array(cat_w, dtype=np.float32), np.array(cat_b), np.array(cat_platt), np.array(cat_thr))
+    words = TopicWords.from_fit(vec, np.array(cat_w, dtype=np.float32))
+    return words, np.array(cat_b), np.array(cat_platt), np.array(cat_thr)
 
 
 def training_rows(data: list[str], *, corrections: list[dict[str, Any]], include_examples: bool = True,

@@ -128,7 +128,8 @@ def test_a_fold_equals_train_fit_on_the_same_rows(whose_key):
     assert np.allclose(fast.w, slow.w, atol=1e-6) and abs(fast.b - slow.b) < 1e-6
     assert abs(fast.threshold - slow.threshold) < 1e-9
     assert fast.pos.shape == slow.pos.shape and fast.neg.shape == slow.neg.shape
-    assert np.allclose(fast.cat_w, slow.cat_w, atol=1e-6)
+    assert fast.words.terms.tolist() == slow.words.terms.tolist()
+    assert np.allclose(fast.words.w, slow.words.w, atol=1e-6) and np.allclose(fast.cat_b, slow.cat_b, atol=1e-6)
     assert np.allclose(fast.cat_thresholds, slow.cat_thresholds)  # both chosen on the latest years trained on
 
 
