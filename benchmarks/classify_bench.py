@@ -83,10 +83,11 @@ def main() -> int:
     fp32 = Encoder(backend="torch")
     per_doc = [document_units(r["title"], r["text"], limit=MAX_UNITS) for r in rows]
     units = [u for us in per_doc for u in us]
-    sel = [u for us in per_doc for u in select_units(us)]
+    lead = head.embedded_lead  # as classify selects: the title alone for a head whose topics read words
+    sel = [u for us in per_doc for u in select_units(us, lead)]
     n = len(rows)
     print(f"documents: {n}; units: {len(units)} ({len(units) / n:.1f} a document); selected: {len(sel)} "
-          f"({len(sel) / n:.1f}); documents naming a signing artefact: "
+          f"({len(sel) / n:.1f}; {lead} unit(s) of a document naming no signing artefact); documents naming one: "
           f"{sum(select_units(us) is us for us in per_doc)}")
 
     ref, t_base = timed(fp32.encode, units)
@@ -97,7 +98,7 @@ def main() -> int:
     full = Featurizer(fp32)
     full._cache.update({k: v for k, v in zip(_keys(units), ref, strict=True)})
     base_labels = label_documents(rows, head, full, None)
-    select = Featurizer(fp32, select=True)
+    select = Featurizer(fp32, select=True, lead=lead)
     select._cache = full._cache
     sel_labels = label_documents(rows, head, select, None)
     changed = sum(a != b for a, b in zip(flags(base_labels), flags(sel_labels), strict=True))

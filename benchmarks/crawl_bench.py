@@ -911,17 +911,17 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, feeds: 
         mem = f"parent {sw['self_maxrss_mb']:.0f} / child {sw['children_maxrss_mb']:.0f}"
         w(f"{'supplywatch crawl (Pipeline.crawl)':<34} {sw['articles']:>8} {sw['seconds']:>9.1f} {rate(sw):>11.1f} {mem:>24}")
     else:
-        w(f"{'supplywatch crawl (Pipeline.crawl)':<34} FAILED: {sw.get('error')}")
+        w(f"{'supplywatch crawl (Pipeline.crawl)':<34} " + (f"FAILED: {sw.get('error')}" if sw else "not run (--only)"))
     if "seconds" in nv:
         label = "naive sequential loop" + (" (extrap.)" if nv.get("extrapolated") else "")
         w(f"{label:<34} {nv['articles']:>8} {nv['seconds']:>9.1f} {rate(nv):>11.1f} {nv['self_maxrss_mb']:>24.0f}")
     else:
-        w(f"{'naive sequential loop':<34} FAILED: {nv.get('error')}")
+        w(f"{'naive sequential loop':<34} " + (f"FAILED: {nv.get('error')}" if nv else "not run (--only)"))
     if "seconds" in lim:
         label = f"CPU limit ({lim['cores']} cores, computed)"
         w(f"{label:<34} {lim['articles']:>8} {lim['seconds']:>9.1f} {rate(lim):>11.1f} {'-':>24}")
     else:
-        w(f"{'CPU limit':<34} FAILED: {lim.get('error')}")
+        w(f"{'CPU limit':<34} " + (f"FAILED: {lim.get('error')}" if lim else "not run (--only)"))
     if args.repeat > 1:
         w("Runs (seconds; the fastest is shown): " + ", ".join(f"{n} {r.get('all_seconds')}" for n, r in results.items()))
     w("")

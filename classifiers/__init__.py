@@ -44,8 +44,9 @@ class Classifier:
         from supplywatch.store.embcache import for_encoder
 
         cache = for_encoder(self.encoder.identity, embedding_cache)
-        # select: documents that cannot carry the headline are embedded from their lead only (same flags)
-        self.featurizer = Featurizer(self.encoder, select=True, cache=cache)
+        # select: documents that cannot carry the headline are embedded from their title only (a lead-vector
+        # head: its lead), with the same flags (features.select_units)
+        self.featurizer = Featurizer(self.encoder, select=True, lead=self.head.embedded_lead, cache=cache)
 
     @property
     def version(self) -> str:

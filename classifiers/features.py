@@ -5,10 +5,11 @@ training and evaluation in one process never encode the same sentence twice; giv
 ``cache`` (:class:`supplywatch.store.embcache.EmbeddingCache`) it also reuses the vectors of earlier runs.
 
 With ``select``, a document none of whose sentences names a signing artefact is featurized from its
-title and lead only (:func:`select_units`): the headline cannot be flagged for it (``guard.cap_headline``
-caps its score below the threshold whatever the model says) and the topic heads read words, not
-embeddings (:mod:`.topicwords`; heads fitted before them read the lead alone), so every flag is the same as
-from all its sentences, at half the encoding (benchmarks/CLASSIFY.md).
+first ``lead`` units only (:func:`select_units`): the headline cannot be flagged for it (``guard.cap_headline``
+caps its score below the threshold whatever the model says; an explicit statement names an artefact too), and
+the topics read words, not embeddings (:mod:`.topicwords`), so the title alone is embedded, for the capped
+score; a head fitted before topic words reads the lead vector, so its lead is embedded (``lead``: the head's
+:attr:`~.model.Head.embedded_lead`). Every flag is the same as from all its sentences (benchmarks/CLASSIFY.md).
 Training and the fold fits keep ``select`` off: their prototypes and features come from every sentence.
 """
 
@@ -27,7 +28,7 @@ from .passages import document_units
 
 MAX_UNITS = 40
 MEMORY_ENTRIES = 50_000  # unit vectors kept in the process (~77 MB): a 100k-document backfill must not hold them all
-LEAD_UNITS = 8  # title + first sentences: what a document naming no signing artefact has embedded
+LEAD_UNITS = 8  # title + first sentences: what the topics of a head fitted before topic words read
 # With a progress callback, documents are encoded this many at a time so the count moves; large enough that
 # the encoder's sort-by-length batching loses next to nothing.
 PROGRESS_SLICE = 256
@@ -63,10 +64,11 @@ class DocFeatures:
         return v / n if n else v
 
 
-def select_units(units: list[str]) -> list[str]:
+def select_units(units: list[str], lead: int = LEAD_UNITS) -> list[str]:
     """The units worth embedding: all when one names a signing artefact (only then can the headline be
-    flagged: the same test as ``guard.cap_headline``), else the title and lead."""
-    return units if any(names_artefact(u) for u in units) else units[:LEAD_UNITS]
+    flagged: the same test as ``guard.cap_headline``), else the first ``lead`` (the head's
+    :attr:`~.model.Head.embedded_lead`)."""
+    return units if any(names_artefact(u) for u in units) else units[:lead]
 
 
 def unit_key(unit: str) -> bytes:
@@ -77,10 +79,10 @@ class Featurizer:
     """``progress(done)``, when given, is called with the running count of documents featurized (all calls)."""
 
     def __init__(self, encoder: Any, progress: Callable[[int], None] | None = None, *, select: bool = False,
-                 cache: Any = None):
+                 lead: int = LEAD_UNITS, cache: Any = None):
         self.encoder = encoder
         self.progress, self.done = progress, 0
-        self.select = select
+        self.select, self.lead = select, lead
         self.store_cache = cache  # persistent, across runs (optional)
         self._cache: dict[bytes, np.ndarray] = {}
         self.encoded = 0  # units sent to the encoder by this featurizer (the benchmark reads it)
@@ -103,7 +105,7 @@ class Featurizer:
 
     def _features(self, docs: list[dict[str, Any]]) -> list[DocFeatures]:
         every = [document_units(d.get("title") or "", d.get("text") or "", limit=MAX_UNITS) for d in docs]
-        per_doc = [select_units(units) for units in every] if self.select else every
+        per_doc = [select_units(units, self.lead) for units in every] if self.select else every
         keys = [[unit_key(u) for u in units] for units in per_doc]
         todo: dict[bytes, str] = {}
         for units, ks in zip(per_doc, keys, strict=True):

@@ -17,7 +17,7 @@ import numpy as np
 
 from supplywatch.store import ConfigError, Label, vocabulary
 
-from .features import DocFeatures
+from .features import LEAD_UNITS, DocFeatures
 from .ownership import FEATURES as OWN_FEATURES
 from .ownership import OwnershipModel, features_of
 from .passages import pick_evidence
@@ -102,6 +102,13 @@ class Head:
     own: OwnershipModel | None = None
     # topic weights on the document's words (.topicwords); None in heads fitted before them, which read the lead
     words: TopicWords | None = None
+
+    @property
+    def embedded_lead(self) -> int:
+        """How many leading units of a document that cannot carry the headline must be embedded: its topics
+        read words (none), and its capped headline score is read from the title alone; a lead-vector head's
+        topics read the first LEAD_UNITS."""
+        return 1 if self.words is not None else LEAD_UNITS
 
     @property
     def features(self) -> tuple[str, ...]:

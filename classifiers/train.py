@@ -117,7 +117,14 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
 
     digest = hashlib.sha256(json.dumps([[e.get("title"), e.get("labels"), e.get("categories")]
                                         for e in examples], sort_keys=True).encode()).hexdigest()[:12]
-    version = f"{datetime.now(UTC):%Y%m%d}-{digest}"
+    # The version names the fitted model, not only its data: a refit of the same examples by changed code (new
+    # topic features, a new threshold rule) is a new model, and `classify` relabels only for a new version.
+    model = hashlib.sha256(digest.encode())
+    own_parts = [own.w, [own.b]] if own is not None else []
+    for part in (w, [b, threshold], platt, cat_b, cat_platt, cat_thr, words.w, words.idf, pos, neg, *own_parts):
+        model.update(np.ascontiguousarray(part, dtype=np.float32).tobytes())
+    model.update("\n".join(words.terms.tolist()).encode("utf-8"))
+    version = f"{datetime.now(UTC):%Y%m%d}-{model.hexdigest()[:12]}"
     manifest = {
         "fitted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "examples": len(examples),

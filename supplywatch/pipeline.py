@@ -238,8 +238,8 @@ class Pipeline:
         with self.progress.stage("eval") as tick:
             tick(0, len(rows))
             result = evaluate(rows, fitted, Featurizer(encoder, lambda done: tick(done, len(rows)), select=True,
-                                                       cache=self._embedding_cache(encoder)), memory=memory,
-                              errors=errors)
+                                                       lead=fitted.embedded_lead, cache=self._embedding_cache(encoder)),
+                              memory=memory, errors=errors)
         return {**result, "training_overlap": overlap} if overlap is not None else result
 
     # -- outputs -------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ def test_selection_keeps_every_unit_when_the_headline_could_be_flagged():
             continue
         # lead only: then no sentence names a signing artefact, so the headline is capped below any threshold
         assert kept == units[:LEAD_UNITS] and cap_headline(1.0, units, 0.5) < 0.5
+        assert select_units(units, 1) == units[:1]  # a head whose topics read words: the title alone
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +108,19 @@ def test_selection_changes_no_flag_and_keeps_the_demo_evidence(clf):
             docs.append({"title": got.title, "text": got.text})
     assert len(docs) >= 8
     full = label_documents(docs, clf.head, Featurizer(clf.encoder), None)
-    selected = label_documents(docs, clf.head, Featurizer(clf.encoder, select=True), None)
-    assert [[f for _, f in labels] for labels in full] == [[f for _, f in labels] for labels in selected]
-    flagged = [(a[0][0], b[0][0]) for a, b in zip(full, selected, strict=True) if a[0][1]]
-    assert flagged, "the demo has a flagged headline"
-    for a, b in flagged:
-        # fp32 batches pad differently when fewer units are sent: the last bits of a vector may move
-        assert a.label == HEADLINE and a.evidence == b.evidence and abs(a.score - b.score) < 1e-6
+    # the packaged head's topics read words, so `classify` embeds a document that cannot be flagged from its title
+    assert clf.head.words is not None and clf.featurizer.lead == clf.head.embedded_lead == 1
+    for lead in (LEAD_UNITS, clf.head.embedded_lead):
+        featurizer = Featurizer(clf.encoder, select=True, lead=lead)
+        selected = label_documents(docs, clf.head, featurizer, None)
+        assert [[f for _, f in labels] for labels in full] == [[f for _, f in labels] for labels in selected]
+        # the topics' scores and evidence come from words: the same whatever was embedded
+        assert [labels[1:] for labels in full] == [labels[1:] for labels in selected]
+        flagged = [(a[0][0], b[0][0]) for a, b in zip(full, selected, strict=True) if a[0][1]]
+        assert flagged, "the demo has a flagged headline"
+        for a, b in flagged:
+            # fp32 batches pad differently when fewer units are sent: the last bits of a vector may move
+            assert a.label == HEADLINE and a.evidence == b.evidence and abs(a.score - b.score) < 1e-6
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from supplywatch.classifiers.explicit import explicit_owner, explicit_statement
-from supplywatch.classifiers.guard import sentence_verdict
+from supplywatch.classifiers.guard import names_artefact, sentence_verdict
 from supplywatch.classifiers.incidents import IncidentBook
 from supplywatch.classifiers.labelling import EXPLICIT, EXPLICIT_FLOOR, EXPLICIT_LEAD
 
@@ -30,6 +30,9 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     # were artefacts)
     assert found[True, True] >= 99
     assert found[False, True] <= 1
+    # classify embeds a document none of whose sentences names a signing artefact from its title alone
+    # (features.select_units): that changes no flag only while every statement read here names one
+    assert all(names_artefact(r["text"]) for r in rows if explicit_statement(r["text"]))
 
 
 @pytest.mark.parametrize("sentence, owner", [
@@ -64,7 +67,7 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     ("The group has stolen third-party certificates to sign its malware.", ""),
 ])
 def test_the_owner_is_the_party_the_statement_names(sentence, owner):
-    assert explicit_statement(sentence)
+    assert explicit_statement(sentence) and names_artefact(sentence)  # what classify's selection relies on
     assert explicit_owner(sentence) == owner
 
 

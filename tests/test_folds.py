@@ -133,6 +133,20 @@ def test_a_fold_equals_train_fit_on_the_same_rows(whose_key):
     assert np.allclose(fast.cat_thresholds, slow.cat_thresholds)  # both chosen on the latest years trained on
 
 
+def test_the_version_names_the_fitted_model_not_only_its_data(monkeypatch):
+    from supplywatch.classifiers import train
+
+    featurizer = Featurizer(WordsEncoder())
+    data = EXAMPLES + rows(("twin-a", "twin-b"))
+    first = fit(data, featurizer, sources={}, encoder_name="x")
+    assert fit(data, featurizer, sources={}, encoder_name="x").version == first.version  # a refit: the same model
+    # the same examples fitted by changed code (here the topic models' regularisation) is a new model, which
+    # classify must relabel with
+    monkeypatch.setattr(train, "TOPIC_C", train.TOPIC_C / 4)
+    changed = fit(data, featurizer, sources={}, encoder_name="x")
+    assert changed.manifest["data_sha"] == first.manifest["data_sha"] and changed.version != first.version
+
+
 def test_time_split_scores_only_the_later_rows():
     result = evaluate_folds(rows(("twin-a", "twin-b")), Featurizer(WordsEncoder()), folds="time", cut="2013",
                             examples=EXAMPLES)
