@@ -137,7 +137,7 @@ class Head:
         if self.words is None:
             z = np.array([self.cat_w @ d.lead for d in docs]) + self.cat_b
             units = [d.units for d in docs]
-            best = [[int(np.argmax(d.emb[: max(1, min(len(d.units), 8))] @ self.cat_w[i]))
+            best = [[int(np.argmax(d.emb[: max(1, min(len(d.units), LEAD_UNITS))] @ self.cat_w[i]))
                      for i in range(len(CATEGORIES))] for d in docs]
         else:
             units = [d.word_units for d in docs]
