@@ -18,7 +18,7 @@ The two final stores are compared: documents (canonical URL, title, content hash
 role). Identical means equal sets; ids are not compared (two crawls may store sources in another order).
 
 Usage:  nice -n 10 prlimit --as=8000000000 .venv/bin/python benchmarks/backfill_bench.py [--articles N] [--chunk K]
-        [--json FILE] [--keep DIR] [--clean-only] [--distinct] [--trace]
+        [--json FILE] [--keep DIR] [--clean-only] [--distinct] [--artefact-share P] [--trace]
 
 Past the corpus's 3,000 rows the site holds copies of them, each half a year further back (crawl_bench.load_rows).
 Exit codes: 0 ran and the stores are identical, 1 they differ or a run failed, 2 the corpus is missing.
@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                         "running it four times does not fit the time at hand)")
     parser.add_argument("--distinct", action="store_true", help="no sentence on two pages (crawl_bench.load_rows): "
                         "a real archive's cost to classify, which the embedding cache cannot shorten")
+    parser.add_argument("--artefact-share", type=float, default=0.0, metavar="P",
+                        help="give that share of the articles a sentence naming a signing artefact, which classify "
+                             "embeds whole (dev.jsonl's real articles: 0.12; default 0: none added)")
     args = parser.parse_args(argv)
     if not crawl_bench.CORPUS.exists():
         print(f"corpus missing: {crawl_bench.CORPUS}", file=sys.stderr)
@@ -163,10 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.keep or tempfile.mkdtemp(prefix="backfill-bench-"))
     site = work / "site"
     site.mkdir(parents=True, exist_ok=True)
-    rows = crawl_bench.load_rows(args.articles, distinct=args.distinct)
+    rows = crawl_bench.load_rows(args.articles, distinct=args.distinct, artefact_share=args.artefact_share)
     feeds = crawl_bench.build_site(rows, site)
     print(f"site: {len(rows)} articles in {len(feeds)} feeds under {site}", file=sys.stderr)
-    results: dict[str, Any] = {"articles": len(rows), "distinct": args.distinct, "feeds": len(feeds), "chunk": args.chunk,
+    results: dict[str, Any] = {"articles": len(rows), "distinct": args.distinct,
+                               "artefact_share": args.artefact_share, "feeds": len(feeds), "chunk": args.chunk,
                                "machine": crawl_bench.machine_info(), "loadavg_start": os.getloadavg()}
     with LocalServer(site) as server:
         cfg = write_config(work, server.base, feeds)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import html
 import json
 import os
@@ -167,6 +168,16 @@ def _case_number(sentence: str, rng: random.Random) -> str:
     return f"{sentence[:-1]} (case {rng.randint(10**7, 10**8 - 1)})."
 
 
+# Sentences that name a signing artefact (classifiers.guard.names_artefact) without stating a compromise: what makes
+# a real article cost classify all its sentences (load_rows(artefact_share=)).
+ARTEFACT_SENTENCES = [
+    "Administrators were advised to check which code-signing certificates their build servers still trust.",
+    "The vendor said its signing keys are kept in a hardware security module and were not affected.",
+    "Researchers noted that the loader carried a valid digital signature from a certificate issued last year.",
+    "The update mechanism verifies the signing certificate before any package is installed.",
+]
+
+
 def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str]]:
     """(tag, text) blocks of a 400-800 word article built from the row and the vocabulary."""
     title, desc = row["title"].strip(), row["description"].strip()
@@ -183,6 +194,8 @@ def article_body(row: dict[str, str], rng: random.Random) -> list[tuple[str, str
         if rng.random() < 0.3:
             sentences.insert(rng.randint(0, len(sentences)), f"The report on {keyword.lower()} drew wide attention "
                              f"among {rng.choice(SECTORS)} security teams.")
+        if row.get("artefact") and paragraph_no == 1:  # one artefact sentence in the second paragraph
+            sentences.insert(1, rng.choice(ARTEFACT_SENTENCES))
         if row.get("distinct"):  # a number no other page has: no sentence repeats (load_rows)
             sentences = [_case_number(s, rng) for s in sentences]
         text = " ".join(sentences)
@@ -320,7 +333,7 @@ def feed_xml(name: str, title: str, items: list[tuple[dict[str, str], str]]) -> 
 COPY_SHIFT_DAYS = 200  # the corpus spans six months; each copy is another such half-year, further back
 
 
-def load_rows(limit: int, *, distinct: bool = False) -> list[dict[str, str]]:
+def load_rows(limit: int, *, distinct: bool = False, artefact_share: float = 0.0) -> list[dict[str, str]]:
     """The first ``limit`` rows of the corpus. Past its 3,000 rows, copies: copy k of a row has its own id (so
     its own URL and generated page text), the same title, and a publication date k x 200 days earlier, so
     no two copies of a story fall in one clustering window -- a site with years of archive.
@@ -328,7 +341,11 @@ def load_rows(limit: int, *, distinct: bool = False) -> list[dict[str, str]]:
     ``distinct``: no two documents share a sentence, as in a real year of news. Copy k's title and summary carry
     "(k)", and every generated sentence a reference number (:func:`article_body`). Without it the copies repeat
     their titles and summaries, and the ~60 sentence templates repeat across pages, so the embedding cache
-    serves most of a large backfill's sentences from the second copy on (benchmarks/BACKFILL.md)."""
+    serves most of a large backfill's sentences from the second copy on (benchmarks/BACKFILL.md).
+
+    ``artefact_share``: that share of the articles (chosen by a hash of the id: the same ones in every run) gets
+    one sentence naming a signing artefact (:data:`ARTEFACT_SENTENCES`), as 12% of dev.jsonl's real articles name
+    one; classify embeds such an article whole (classifiers.features.select_units). Default: none added."""
     with CORPUS.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     out = rows[:limit]
@@ -345,6 +362,9 @@ def load_rows(limit: int, *, distinct: bool = False) -> list[dict[str, str]]:
     if distinct:
         for row in out:
             row["distinct"] = "1"
+    for row in out:
+        if artefact_share and int(hashlib.sha256(row["id"].encode()).hexdigest()[:8], 16) < artefact_share * 2**32:
+            row["artefact"] = "1"
     return out
 
 
