@@ -73,7 +73,6 @@ class FoldFitter:
         self.pos_owner, self.neg_owner = np.array(owner[True], dtype=int), np.array(owner[False], dtype=int)
         self.s_pos, self.s_neg = units @ self.pos.T, units @ self.neg.T
         self.lead = np.array([f.lead for f in feats])
-        self.word_units = [f.word_units for f in feats]
 
     def _features(self, i: int, hide_pos: np.ndarray, hide_neg: np.ndarray) -> np.ndarray:
         a, b = self.spans[i]
@@ -96,7 +95,7 @@ class FoldFitter:
         n = len(CATEGORIES)
         words = None
         if topics:
-            words, cat_b, cat_platt, cat_thr = fit_topics([self.word_units[i] for i in idx], [self.rows[i] for i in idx],
+            words, cat_b, cat_platt, cat_thr = fit_topics([self.feats[i].word_units for i in idx], [self.rows[i] for i in idx],
                                                           reference_year=year)
             cat_w = np.zeros((n, 0), np.float32)
         else:  # a headline-only fold: its topics are never read
