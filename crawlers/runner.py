@@ -132,10 +132,11 @@ def _crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
     return reports
 
 
-def _child(conn: Any, parent: int, db_path: str, sources: list[dict[str, Any]], options: dict[str, Any],
-           force: bool, sink: Any) -> None:
+def _child(conn: Any, parent: int, mask: set[signal.Signals], db_path: str, sources: list[dict[str, Any]],
+           options: dict[str, Any], force: bool, sink: Any) -> None:
     from .workers import die_with_parent
 
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the mask the command had before it blocked Ctrl-C to fork
     os.setpgid(0, 0)  # its own process group, so the parent can end it with its workers in one call
     die_with_parent()
     if os.getppid() != parent:  # the command died before the line above took effect
@@ -184,9 +185,17 @@ def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, An
 
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, os.getpid(), db_path, sources, options, force, sink),
-                       daemon=False)
-    proc.start()
+    # Ctrl-C is held back while forking: a KeyboardInterrupt raised inside an at-fork hook (logging's lock
+    # release runs in the parent just after the fork) is printed and swallowed by Python, so the command would
+    # run on as if never interrupted. Held back, it is raised below, where the finally ends the child.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        proc = ctx.Process(target=_child, args=(sender, os.getpid(), mask, db_path, sources, options, force, sink),
+                           daemon=False)
+        proc.start()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     sender.close()
     try:
         os.setpgid(proc.pid, proc.pid)  # also here: whichever side runs first, the group exists at once
@@ -194,6 +203,7 @@ def run_crawl(db_path: str, sources: list[dict[str, Any]], options: dict[str, An
         pass
     message: tuple[Any, ...] | None = None
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held back during the fork is raised here
         while message is None:
             ready = wait([receiver, proc.sentinel])
             if receiver in ready:

@@ -188,6 +188,26 @@ def test_a_killed_command_takes_its_crawler_and_workers_with_it(tmp_path, slow_s
     assert page_hits(slow_site) == hits, "an orphaned crawler went on fetching"
 
 
+# Ctrl-C delivered while the crawler is being forked: Python runs logging's after-fork hook in the parent and
+# swallows a KeyboardInterrupt raised inside any such hook. The hook below makes that instant certain.
+CTRL_C_AT_FORK = """
+import os, signal, sys
+os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
+from supplywatch.cli import main
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_crawler_forks_interrupts_the_command(tmp_path, slow_site):
+    cfg = crawl_config(tmp_path, slow_site)
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_AT_FORK, "--config", str(cfg), "--db", str(tmp_path / "sw.db"),
+                           "crawl"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (proc.returncode, proc.stderr.strip().splitlines()[-1:]) == (130, ["Interrupted."]), proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert page_hits(slow_site) == 0, "the crawl went on after Ctrl-C"
+
+
 def test_a_killed_extraction_worker_costs_a_page_not_the_round(tmp_path, slow_site):
     cfg = crawl_config(tmp_path, slow_site, extract_workers=2)
     db = tmp_path / "sw.db"
