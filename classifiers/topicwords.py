@@ -57,7 +57,13 @@ class TopicWords:
 
         vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=MIN_DF, max_df=MAX_DF,
                               max_features=MAX_TERMS, dtype=np.float32)
-        return vec, vec.fit_transform(docs)
+        try:
+            return vec, vec.fit_transform(docs)
+        except ValueError as exc:  # scikit-learn's "After pruning, no terms remain. Try a lower min_df ..."
+            if "no terms remain" not in str(exc):
+                raise
+            raise ValueError(f"no topic words: of {len(docs)} examples, no word is in at least {MIN_DF} of them and in "
+                             "at most half; train on more examples") from None
 
     @classmethod
     def from_fit(cls, vec: Any, w: np.ndarray) -> TopicWords:

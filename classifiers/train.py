@@ -104,6 +104,12 @@ def fit(examples: list[dict[str, Any]], featurizer: Featurizer, *, sources: dict
         rows, owners = (pos_rows, pos_owner) if y[i] else (neg_rows, neg_owner)
         rows.extend(f.emb[sel])
         owners.extend([i] * len(sel))
+    if not neg_rows:
+        # The head scores a sentence by how much more it resembles a compromise than a near miss: without near
+        # misses there is nothing to measure against (and the margins would be a shape error deep in numpy).
+        raise ValueError(f"no near misses: none of the {int((1 - y).sum())} negative examples has a sentence naming "
+                         "a signing artefact (certificate, signing key, signed update); add some, or keep the "
+                         "project's examples (leave out --no-examples)")
     pos, neg = np.array(pos_rows, dtype=np.float32), np.array(neg_rows, dtype=np.float32)
     pos_owner, neg_owner = np.array(pos_owner), np.array(neg_owner)
     X = np.array([headline_features(f, pos, neg, pos_owner == i, neg_owner == i)[0] for i, f in enumerate(feats)])

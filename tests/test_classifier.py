@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -122,3 +123,35 @@ def test_train_writes_a_new_version_that_classify_uses(tmp_path, monkeypatch):
     assert keyed.exit_code == 0, keyed.output
     head = Head.load(tmp_path / "keyed")
     assert head.own is not None and "whose-key" in head.manifest["method"] and len(head.w) == len(head.features)
+
+
+def _jsonl(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_training_on_too_little_says_what_is_missing_in_one_line(tmp_path):
+    pos = {"labels": [HEADLINE], "categories": ["malware"]}
+    neg = {"labels": [], "categories": ["vulnerability"]}
+    # negatives that never name a signing artefact: no near misses to measure a compromise against
+    no_near_miss = _jsonl(tmp_path / "a.jsonl", [
+        {"title": "Alpha code-signing certificate stolen", "text": "Attackers stole the certificate.", **pos},
+        {"title": "Bravo signing key stolen", "text": "Thieves took the signing key of Bravo.", **pos},
+        {"title": "Charlie patches a parser bug", "text": "The update fixes a crash.", **neg},
+        {"title": "Delta patches a router flaw", "text": "The firmware update fixes it.", **neg}])
+    # every word in one article or in all of them: no topic vocabulary survives
+    no_words = _jsonl(tmp_path / "b.jsonl", [
+        {"title": "Alpha certificate stolen", "text": "Attackers stole Alpha's certificate.", **pos},
+        {"title": "Bravo certificate theft", "text": "Thieves took Bravo's certificate.", **pos},
+        {"title": "Charlie certificate expired", "text": "Charlie's certificate lapsed.", **neg},
+        {"title": "Delta certificate purchased", "text": "Crooks bought Delta's certificate.", **neg}])
+    db = str(tmp_path / "sw.db")
+    for data, why in ((no_near_miss, "no near misses: none of the 2 negative examples"),
+                      (no_words, "no topic words: of 4 examples")):
+        out = tmp_path / "head"
+        result = CliRunner().invoke(cli, ["--db", db, "-q", "train", "--no-examples", "--data", data, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: cannot train: {why}"), result.output
+        assert not out.exists()  # nothing half-written
