@@ -72,7 +72,7 @@ class FoldFitter:
         self.pos, self.neg = units[cand[True]], units[cand[False]]
         self.pos_owner, self.neg_owner = np.array(owner[True], dtype=int), np.array(owner[False], dtype=int)
         self.s_pos, self.s_neg = units @ self.pos.T, units @ self.neg.T
-        self.lead = np.array([f.lead for f in feats])
+        self.dim = units.shape[1]
 
     def _features(self, i: int, hide_pos: np.ndarray, hide_neg: np.ndarray) -> np.ndarray:
         a, b = self.spans[i]
@@ -99,7 +99,7 @@ class FoldFitter:
                                                           reference_year=year)
             cat_w = np.zeros((n, 0), np.float32)
         else:  # a headline-only fold: its topics are never read
-            cat_w, cat_b = np.zeros((n, self.lead.shape[1]), np.float32), np.full(n, -10.0)
+            cat_w, cat_b = np.zeros((n, self.dim), np.float32), np.full(n, -10.0)
             cat_platt, cat_thr = np.tile([1.0, 0.0], (n, 1)), np.ones(n)
         return Head(version=f"fold {name}", encoder=self.encoder_name, pos=self.pos[~hide_pos],
                     neg=self.neg[~hide_neg], w=w, b=b, platt=platt, threshold=threshold, cat_w=cat_w, cat_b=cat_b,

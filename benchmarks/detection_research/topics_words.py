@@ -88,10 +88,11 @@ years = sorted(set(year) - {0})
 loyo = [(np.flatnonzero(year != y), np.flatnonzero(year == y), y) for y in years]
 ts = [(np.flatnonzero(year < 2015), np.flatnonzero(year >= 2015), 2015)]
 configs = [("emb", None, {}), ("tfidf", "full", {}), ("tfidf", "lead", {}), ("fuse", "full", {}), ("fuse", "lead", {})]
-if len(sys.argv) > 1:
-    configs = [tuple(json.loads(a)) for a in sys.argv[1:]]
-for design, which, kw in configs:
-    text = {"full": FULLTXT, "units": UNITSTXT}.get(which, LEADTXT)
-    t = time.time()
-    print(design, which, kw, "years", json.dumps(run(loyo, design, text, **kw)), "| time", json.dumps(run(ts, design, text, **kw)),
-          f"{time.time() - t:.0f}s", flush=True)
+if __name__ == "__main__":  # imported by topics_title.py for its features and run()
+    if len(sys.argv) > 1:
+        configs = [tuple(json.loads(a)) for a in sys.argv[1:]]
+    for design, which, kw in configs:
+        text = {"full": FULLTXT, "units": UNITSTXT}.get(which, LEADTXT)
+        t = time.time()
+        print(design, which, kw, "years", json.dumps(run(loyo, design, text, **kw)), "| time", json.dumps(run(ts, design, text, **kw)),
+              f"{time.time() - t:.0f}s", flush=True)
