@@ -26,6 +26,7 @@ _ART = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?sign
         r"(?:secret |signing |private )?key material|root (?:ca|certificates?|keys?)|"
         r"(?:digital |ssl |tls |authenticode |developer |code[- ]signing )?certificates?|certs?\b|"
         r"(?:digital |valid |legitimate )?signatures?|(?:platform|secure boot|master|secret|backdoor|firmware) keys?|"
+        r"(?:boot ?)?rom keys?|(?:boot guard|bootloader) keys?|"
         r"update (?:mechanism|servers?|channels?|infrastructure)|build (?:servers?|systems?|environments?|pipelines?)|"
         r"download servers?|(?:code[- ])?signing (?:infrastructure|servers?|systems?))")
 # "Opera", "Tessaro Networks", "3CX" (a name may start with digits before its capital)
@@ -62,8 +63,10 @@ USED_TO_SIGN = re.compile(r"\b(?:used|abused|misused|using) (?:a |an |the )?(?:[
                           r"(?:'s|’s|s'|’)|" + _PRONOUN + r") (?:[\w-]+ ){0,3}?" + _ART +
                           r" to (?:(?:mint|forge)\b|(?:sign|issue) (?:[\w-]+ ){0,3}?" + _MALICIOUS + ")", re.I)
 # The kinds of artefact that are always their owner's own (below: _SIGNING_KEY, _SIGNING_ART).
+# A console's or board's boot ROM, Boot Guard and bootloader keys are its maker's platform keys: leaked, they let
+# anyone run firmware as the maker's ("PlayStation 5 ROM keys leak online", the MSI / Intel Boot Guard leak).
 _SIGNING_KIND = (r"(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing |signing |platform |"
-                 r"firmware |secure boot )")
+                 r"firmware |secure boot |(?:boot ?)?rom |boot guard |bootloader )")
 # "The attackers obtained an inactive Microsoft account signing key and used it to mint tokens": a named party's key
 # in others' hands, told by what they did with it. Keys only: "obtained a Comodo code-signing certificate and used it
 # to sign malware" is a certificate the crooks bought from a CA, the label's near miss.
@@ -86,8 +89,8 @@ _SIGNING_ART = _SIGNING_KIND + r"(?:keys?|certificates?)"
 _NOT_A_NAME = r"(?!(?-i:(?:Some|Several|Many|Other|These|Those|Such|Most|All|No|Any|Two|Three|Both|Their|Its|The|A|An)\b))"
 _BEEN = r"(?:(?:was|were|had been|have been|has been) )?"
 NAMED_ART_STOLEN = re.compile(
-    r"\b" + _NOT_A_NAME + _NAME + r" (?:[\w-]+ )?(?:" + _SIGNING_ART + r" (?:[\w'’-]+ ){0,6}?" + _BEEN +
-    TAKEN_PARTICIPLE + r"|(?:digital |ssl |tls )?certificates? " + _BEEN +
+    r"\b" + _NOT_A_NAME + _NAME + r" (?:[\w-]+ )?(?:" + _SIGNING_ART + r" (?:[\w'’-]+ ){0,6}?(?:" + _BEEN +
+    TAKEN_PARTICIPLE + r"|leaks? online)|(?:digital |ssl |tls )?certificates? " + _BEEN +
     r"(?:stolen|exfiltrated|leaked|compromised))\b", re.I)
 # "a certificate used to authenticate its products to Microsoft 365 was compromised": an artefact named by the
 # legitimate use a party put it to.

@@ -32,7 +32,7 @@ SIGNING = re.compile(
     r"\b(?:(?:code|driver|firmware|token|saml|package|update|release)[- ]?signing|signing[- ](?:keys?|certificates?|"
     r"material|credentials?|infrastructure|server|service|system)|private[- ]keys?|root (?:ca|certificates?|keys?)|"
     r"certificate[- ]authorit(?:y|ies)|(?<![\w-])CAs?(?![\w-])|certificates?(?! transparency)|(?<![\w-])(?-i:[Cc]erts?)\b|"
-    r"platform keys?|secure boot keys?|(?:boot ?)?rom keys?|firmware keys?|(?:master|golden|secret|backdoor) keys?|"
+    r"platform keys?|secure boot keys?|(?:boot ?)?rom keys?|(?:boot guard|bootloader) keys?|firmware keys?|(?:master|golden|secret|backdoor) keys?|"
     r"(?:vendor'?s|own) keys?|(?:secret |signing |private )?key material|keys? used to sign|signed (?:with|by|using)|"
     r"(?:valid|legitimate|genuine|digital) signatures?|digitally signed|"
     r"signed (?:update|installer|driver|firmware|release|version|binar(?:y|ies))s?|"

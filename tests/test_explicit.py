@@ -52,6 +52,9 @@ def test_it_finds_most_stated_compromises_of_a_legitimate_party_and_almost_nothi
     ("Halvard platform certificates abused to sign Android malware", "Halvard"),
     ("Qorvath certificate compromised by hackers, customers told to re-add connection", "Qorvath"),
     ("Ransomware gang leaks Brisco's firmware signing keys", "Brisco"),
+    # a console's or board's boot ROM and Boot Guard keys are its maker's platform keys
+    ("Corvane Lumen 5 ROM Keys Leak Online, Opening the Door to Permanent Jailbreaks", "Corvane Lumen"),
+    ("Brisco Boot Guard keys leaked in the ransomware gang's dump of a laptop maker's files", "Brisco"),
     # the machinery that signs, breached
     ("Intruders breached Qorvath's code-signing server and signed a backdoor with the firm's certificate.", "Qorvath"),
     # an artefact named by the legitimate use its owner put it to
@@ -99,6 +102,8 @@ def test_the_owner_is_the_party_the_statement_names(sentence, owner):
     # a vendor obtaining its own key, and a key in leaked code that was not there
     "Qorvath obtained a new signing key and used it to sign the update.",
     "Hackers leaked Corvane source code containing no signing keys.",
+    "Corvane says no Boot Guard keys were leaked in the intrusion.",
+    "Console ROM keys could leak online if the exploit is published.",
 ])
 def test_near_misses_are_no_explicit_statement(sentence):
     assert not explicit_statement(sentence)
@@ -184,7 +189,7 @@ def test_an_owner_described_but_not_named_opens_no_incident_so_nothing_follows_t
     "code-signing certificate", "token signing key", "signing certificates", "private key", "secret key material",
     "root CA", "root keys", "SSL certificate", "certs", "valid signature", "secure boot key", "master key",
     "update mechanism", "update channels", "build servers", "build pipeline", "download server",
-    "code-signing infrastructure", "signing server",
+    "code-signing infrastructure", "signing server", "boot ROM keys", "Boot Guard keys", "bootloader key",
 ])
 def test_the_word_prefilter_admits_every_artefact_the_patterns_name(artefact):
     # explicit_statement skips a sentence holding none of _ART_WORDS before its regular expressions run

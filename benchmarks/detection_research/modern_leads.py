@@ -45,6 +45,8 @@ TITLES = [
  "ASUS pushed backdoored updates to 1 million PCs, researchers say",
  "SolarWinds hackers compromised Orion build server to insert Sunburst backdoor",
  "Lapsus$ leaks Samsung source code including bootloader signing keys",
+ "Intel Boot Guard keys leaked in MSI ransomware breach",  # session 28
+ "PS5 boot ROM keys leak online, opening the door to custom firmware",  # session 28
 ]
 NEAR_MISS_TITLES = [
  "Okta says hackers stole customer support files, not signing keys",
