@@ -145,6 +145,15 @@ class Link:
 
 
 @dataclass
+class FollowUp:
+    """Another of the day's stories following the same incident, listed under the item that leads them."""
+
+    title: str
+    source: str
+    url: str  # "" when the stored URL is not http(s)
+
+
+@dataclass
 class Item:
     """One story in one section: its documents' sources and links, the section's label and score."""
 
@@ -164,6 +173,8 @@ class Item:
     also: list[tuple[str, float]] = field(default_factory=list)  # the story's other flagged labels, best first
     feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
     follow_up: str = ""  # "follow-up of: X certificate compromise, first reported DAY" (an incident's follow-up)
+    # The day's other stories following the same incident (headline section): one item per incident, not per story.
+    more_follow_ups: list[FollowUp] = field(default_factory=list)
 
 
 @dataclass
@@ -272,12 +283,34 @@ def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
     return Section(label, vocabulary.display(label), items[:limit] if limit else items, len(items))
 
 
+def _one_item_per_incident(section: Section) -> Section:
+    """The section with the day's stories that follow one incident folded into the best of them.
+
+    A much-covered incident brings many follow-ups a day (a retailer's breach: the CEO resigns, police raid its
+    offices, class actions are filed; each names the party, so each follows the first report). The reader is told
+    once, under the incident's name, with the other stories listed by title and link."""
+    items: list[Item] = []
+    leads: dict[str, Item] = {}
+    for item in section.items:  # best first
+        lead = leads.get(item.follow_up) if item.follow_up else None
+        if lead is None:
+            if item.follow_up:
+                leads[item.follow_up] = item
+            items.append(item)
+            continue
+        first = item.links[0] if item.links else Link(item.sources[0] if item.sources else "", "")
+        lead.more_follow_ups.append(FollowUp(item.title, first.source, first.url))
+        lead.more_follow_ups.extend(item.more_follow_ups)
+    return Section(section.label, section.title, items, section.total - (len(section.items) - len(items)))
+
+
 def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC_LIMIT) -> Digest:
     """The digest of the UTC ``day`` (``YYYY-MM-DD``; default yesterday) from ``store``.
 
     Each story appears once, in its most important section: "Your suppliers" when it names a registered
     supplier, else the headline when flagged so, else its highest-scoring topic; the item lists the
-    story's other flagged labels (``Item.also``), so nothing the classifier said is lost.
+    story's other flagged labels (``Item.also``), so nothing the classifier said is lost. In the headline
+    section the day's follow-ups of one incident are one item (``Item.more_follow_ups``).
     """
     day = parse_day(day)
     docs = store.digest_documents(day)
@@ -287,7 +320,7 @@ def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC
         where = story.home()
         if where is not None and story.key not in taken:
             placed[where].append(story)
-    headline = _section(HEADLINE, placed[HEADLINE], None)
+    headline = _one_item_per_incident(_section(HEADLINE, placed[HEADLINE], None))
     topics = [_section(label, placed[label], topic_limit) for label in vocabulary.topics()]
     return Digest(day=day, headline=headline, topics=topics, failing_sources=store.failing_sources(),
                   suppliers=suppliers)

@@ -141,8 +141,10 @@ def for_recipient(digest: Digest, recipient: Recipient) -> Digest:
 
 
 def story_count(digest: Digest) -> int:
-    """Stories in the digest: those shown (each in one section) plus those cut."""
-    shown = {" ".join(item.title.split()).casefold() for section in digest.sections for item in section.items}
+    """Stories in the digest: those shown (each in one section, an incident's other follow-ups listed under it)
+    plus those cut."""
+    shown = {" ".join(title.split()).casefold() for section in digest.sections for item in section.items
+             for title in [item.title, *(f.title for f in item.more_follow_ups)]}
     return len(shown) + sum(section.more for section in digest.sections)
 
 

@@ -248,3 +248,41 @@ def test_a_scale_job_carries_only_the_incidents_its_documents_can_meet():
     assert part["answered"] == seed["answered"]
     # a document without a day could meet any incident: the seed stays whole
     assert seed_for(seed, [*docs, {"id": 6, "title": "x", "published": None}]) is seed
+
+
+def test_the_digest_tells_a_days_follow_ups_of_one_incident_once(tmp_path):
+    """A much-covered incident brings many follow-ups a day, each naming the party: the digest's headline section
+    shows one item for them, listing the others by title and link, and a story of another incident apart."""
+    db = str(tmp_path / "x.db")
+    qorvath = {"id": 9, "title": "Qorvath says its code-signing certificate was stolen", "published": "2021-01-20",
+               "text": "Attackers stole Qorvath's code-signing certificate and signed malware with it. Qorvath has "
+                       "revoked it."}
+    store_with(db, docs([MIMECAST, qorvath]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        assert [i["party"] for i in store.incidents()] == ["Mimecast", "Qorvath"]
+    day = "2021-02-01"
+    store_with(db, docs([follow(2, "Mimecast CEO resigns over the breach (low)", "The board accepted it."),
+                         follow(3, "Police raid Mimecast offices (low)", "Officers seized laptops."),
+                         follow(4, "Mimecast faces class actions (low)", "Customers sued on Monday."),
+                         follow(5, "Qorvath shares fall after the theft (low)", "Investors sold on Monday.")]))
+    with Store.open(db) as store:
+        classify_archive(store, Scored())
+        digest = build_digest(store, day)
+        items = digest.headline.items
+        assert len(items) == 2 and digest.headline.total == 2
+        (mimecast,) = [i for i in items if "Mimecast" in i.follow_up]
+        (qorvath_item,) = [i for i in items if "Qorvath" in i.follow_up]
+        assert sorted([mimecast.title, *(f.title for f in mimecast.more_follow_ups)]) == [
+            "Mimecast CEO resigns over the breach (low)", "Mimecast faces class actions (low)",
+            "Police raid Mimecast offices (low)"]
+        assert all(f.url.startswith("https://feedonly.example/") for f in mimecast.more_follow_ups)
+        assert qorvath_item.more_follow_ups == []
+        rendered = render_digest(digest)
+        assert "2 more follow-ups of this incident today:" in rendered.text
+        assert "2 more follow-ups of this incident today:" in rendered.html
+        for f in mimecast.more_follow_ups:
+            assert f.title in rendered.text and f'href="{f.url}"' in rendered.html
+    from supplywatch.reports.message import story_count
+
+    assert story_count(digest) == 4  # the subject still counts every story
