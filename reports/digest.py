@@ -173,8 +173,9 @@ class Item:
     also: list[tuple[str, float]] = field(default_factory=list)  # the story's other flagged labels, best first
     feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
     follow_up: str = ""  # "follow-up of: X certificate compromise, first reported DAY" (an incident's follow-up)
-    # The day's other stories following the same incident (headline section): one item per incident, not per story.
+    # The day's other stories of the same incident (headline section): one item per incident, not per story.
     more_follow_ups: list[FollowUp] = field(default_factory=list)
+    incident: Any = None  # the incident the lead document opened or follows (the store's id), else None
 
 
 @dataclass
@@ -239,7 +240,7 @@ class _Story:
                     actions=dedupe_actions(requests, MAX_ACTIONS), links=links, vendor=doc.get("vendor") or "",
                     first_reported=first if first and first < date else "", also=also,
                     feed_only=all(d.get("text_source") == "feed" for d in self.docs),
-                    follow_up=vocabulary.follow_up_of(lab))
+                    follow_up=vocabulary.follow_up_of(lab), incident=doc.get("incident_id"))
 
     @property
     def key(self) -> Any:
@@ -284,18 +285,21 @@ def _section(label: str, stories: list[_Story], limit: int | None) -> Section:
 
 
 def _one_item_per_incident(section: Section) -> Section:
-    """The section with the day's stories that follow one incident folded into the best of them.
+    """The section with the day's stories of one incident folded into the best of them.
 
     A much-covered incident brings many follow-ups a day (a retailer's breach: the CEO resigns, police raid its
     offices, class actions are filed; each names the party, so each follows the first report). The reader is told
-    once, under the incident's name, with the other stories listed by title and link."""
+    once, with the other stories listed by title and link. The incident is the store's record (the first report
+    and its follow-ups), else the follow-up reason the stories share."""
     items: list[Item] = []
-    leads: dict[str, Item] = {}
+    leads: dict[Any, Item] = {}
     for item in section.items:  # best first
-        lead = leads.get(item.follow_up) if item.follow_up else None
+        key = ("incident", item.incident) if item.incident is not None else (
+            ("follow-up", item.follow_up) if item.follow_up else None)
+        lead = leads.get(key) if key is not None else None
         if lead is None:
-            if item.follow_up:
-                leads[item.follow_up] = item
+            if key is not None:
+                leads[key] = item
             items.append(item)
             continue
         first = item.links[0] if item.links else Link(item.sources[0] if item.sources else "", "")

@@ -17,8 +17,9 @@ class DigestMixin:
     def _guard(self) -> Any: ...  # provided by Store
 
     def digest_documents(self, day: str) -> list[dict[str, Any]]:
-        """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``, and
-        ``story_id``, ``story_first_published`` and ``story_documents`` (None before clustering).
+        """Documents published on the UTC ``day`` (``YYYY-MM-DD``), oldest first, each with ``labels``,
+        ``story_id``, ``story_first_published`` and ``story_documents`` (None before clustering), and
+        ``incident_id``: the incident it opened or follows (None when none).
 
         ``labels`` lists the document's flagged labels (label, score, evidence), highest score first,
         after analysts' corrections: a label corrected to "no" is left out, one corrected to "yes" is in;
@@ -31,7 +32,8 @@ class DigestMixin:
                 """
                 select d.id, d.title, d.url, d.canonical_url, d.source, d.vendor, d.published, d.kind, d.text, d.text_source,
                        d.summary, m.story_id, s.first_published as story_first_published,
-                       s.documents as story_documents
+                       s.documents as story_documents,
+                       (select max(i.incident_id) from incident_members i where i.document_id = d.id) as incident_id
                 from documents d left join story_documents m on m.document_id = d.id
                 left join stories s on s.id = m.story_id
                 where d.published like ? order by d.published, d.id

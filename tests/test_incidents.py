@@ -265,7 +265,8 @@ def test_the_digest_tells_a_days_follow_ups_of_one_incident_once(tmp_path):
     store_with(db, docs([follow(2, "Mimecast CEO resigns over the breach (low)", "The board accepted it."),
                          follow(3, "Police raid Mimecast offices (low)", "Officers seized laptops."),
                          follow(4, "Mimecast faces class actions (low)", "Customers sued on Monday."),
-                         follow(5, "Qorvath shares fall after the theft (low)", "Investors sold on Monday.")]))
+                         follow(5, "Qorvath shares fall after the theft (low)", "Investors sold on Monday."),
+                         follow(6, "Mimecast shares fall (low)", "Investors sold.", "2021-01-12")]))
     with Store.open(db) as store:
         classify_archive(store, Scored())
         digest = build_digest(store, day)
@@ -279,10 +280,14 @@ def test_the_digest_tells_a_days_follow_ups_of_one_incident_once(tmp_path):
         assert all(f.url.startswith("https://feedonly.example/") for f in mimecast.more_follow_ups)
         assert qorvath_item.more_follow_ups == []
         rendered = render_digest(digest)
-        assert "2 more follow-ups of this incident today:" in rendered.text
-        assert "2 more follow-ups of this incident today:" in rendered.html
+        assert "2 more stories of this incident today:" in rendered.text
+        assert "2 more stories of this incident today:" in rendered.html
         for f in mimecast.more_follow_ups:
             assert f.title in rendered.text and f'href="{f.url}"' in rendered.html
+        # the first report's day: a follow-up published the same day is listed under the first report
+        (first,) = build_digest(store, "2021-01-12").headline.items
+        assert first.title == MIMECAST["title"] and [f.title for f in first.more_follow_ups] == [
+            "Mimecast shares fall (low)"]
     from supplywatch.reports.message import story_count
 
     assert story_count(digest) == 4  # the subject still counts every story
