@@ -1,11 +1,11 @@
 """How many headline items a reader gets a day from one much-covered incident, with the digest telling a day's
-follow-ups of an incident once (``reports.digest``, session 28) against one item per story as before.
+stories of an incident once (``reports.digest``, session 28) against one item per story as before.
 
 Builds a SQLite store through the store's API from the 3,000 modern feed items of
 ../shared/corpus/news-metadata/cybersecurity-news-en-title-3000.csv (title + description as text, each with its own
 publication day and outlet), then runs the product's own `cluster` and `classify` commands on it (the packaged head,
 the incident memory on, as `run` does) and builds each day's digest. "Per story" is the headline section's items
-plus the follow-ups folded into them: what the digest showed before.
+plus the stories folded into them: what the digest showed before.
 
 Usage:  .venv/bin/python benchmarks/followup_digest.py [--keep DIR]     (~5 min on 2 cores, most of it encoding)
 """
@@ -56,13 +56,12 @@ def main() -> int:
     for step in ("cluster", "classify"):
         subprocess.run([*cli, step], check=True, cwd=str(folder))
     days = sorted({r["pub_date"][:10] for r in rows})
-    per_story, per_incident, folded = Counter(), Counter(), Counter()
+    per_story, per_incident = Counter(), Counter()
     with Store.open(db) as store:
         for day in days:
             items = build_digest(store, day).headline.items
             per_incident[day] = len(items)
-            per_story[day] = len(items) + sum(len(i.more_follow_ups) for i in items)
-            folded[day] = sum(bool(i.more_follow_ups) for i in items)
+            per_story[day] = len(items) + sum(len(i.same_incident) for i in items)
     busy = [d for d in days if per_story[d]]
     print(f"{len(rows)} items, {len(outlets)} outlets, {len(days)} days; store {db}")
     print(f"days with a headline item: {len(busy)}")

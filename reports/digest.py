@@ -145,8 +145,8 @@ class Link:
 
 
 @dataclass
-class FollowUp:
-    """Another of the day's stories following the same incident, listed under the item that leads them."""
+class OtherStory:
+    """Another of the day's stories of the same incident, listed under the item that leads them."""
 
     title: str
     source: str
@@ -174,7 +174,7 @@ class Item:
     feed_only: bool = False  # every document of the story is its feed entry only (title + summary, no page)
     follow_up: str = ""  # "follow-up of: X certificate compromise, first reported DAY" (an incident's follow-up)
     # The day's other stories of the same incident (headline section): one item per incident, not per story.
-    more_follow_ups: list[FollowUp] = field(default_factory=list)
+    same_incident: list[OtherStory] = field(default_factory=list)
     incident: Any = None  # the incident the lead document opened or follows (the store's id), else None
 
 
@@ -303,8 +303,8 @@ def _one_item_per_incident(section: Section) -> Section:
             items.append(item)
             continue
         first = item.links[0] if item.links else Link(item.sources[0] if item.sources else "", "")
-        lead.more_follow_ups.append(FollowUp(item.title, first.source, first.url))
-        lead.more_follow_ups.extend(item.more_follow_ups)
+        lead.same_incident.append(OtherStory(item.title, first.source, first.url))
+        lead.same_incident.extend(item.same_incident)
     return Section(section.label, section.title, items, section.total - (len(section.items) - len(items)))
 
 
@@ -314,7 +314,7 @@ def build_digest(store: Any, day: str | None = None, *, topic_limit: int = TOPIC
     Each story appears once, in its most important section: "Your suppliers" when it names a registered
     supplier, else the headline when flagged so, else its highest-scoring topic; the item lists the
     story's other flagged labels (``Item.also``), so nothing the classifier said is lost. In the headline
-    section the day's follow-ups of one incident are one item (``Item.more_follow_ups``).
+    section the day's stories of one incident are one item (``Item.same_incident``).
     """
     day = parse_day(day)
     docs = store.digest_documents(day)

@@ -141,10 +141,11 @@ def for_recipient(digest: Digest, recipient: Recipient) -> Digest:
 
 
 def story_count(digest: Digest) -> int:
-    """Stories in the digest: those shown (each in one section, an incident's other follow-ups listed under it)
+    """Stories in the digest: those shown (each in one section; a day's other stories of an incident listed under
+    its item)
     plus those cut."""
     shown = {" ".join(title.split()).casefold() for section in digest.sections for item in section.items
-             for title in [item.title, *(f.title for f in item.more_follow_ups)]}
+             for title in [item.title, *(f.title for f in item.same_incident)]}
     return len(shown) + sum(section.more for section in digest.sections)
 
 

@@ -274,19 +274,19 @@ def test_the_digest_tells_a_days_follow_ups_of_one_incident_once(tmp_path):
         assert len(items) == 2 and digest.headline.total == 2
         (mimecast,) = [i for i in items if "Mimecast" in i.follow_up]
         (qorvath_item,) = [i for i in items if "Qorvath" in i.follow_up]
-        assert sorted([mimecast.title, *(f.title for f in mimecast.more_follow_ups)]) == [
+        assert sorted([mimecast.title, *(f.title for f in mimecast.same_incident)]) == [
             "Mimecast CEO resigns over the breach (low)", "Mimecast faces class actions (low)",
             "Police raid Mimecast offices (low)"]
-        assert all(f.url.startswith("https://feedonly.example/") for f in mimecast.more_follow_ups)
-        assert qorvath_item.more_follow_ups == []
+        assert all(f.url.startswith("https://feedonly.example/") for f in mimecast.same_incident)
+        assert qorvath_item.same_incident == []
         rendered = render_digest(digest)
         assert "2 more stories of this incident today:" in rendered.text
         assert "2 more stories of this incident today:" in rendered.html
-        for f in mimecast.more_follow_ups:
+        for f in mimecast.same_incident:
             assert f.title in rendered.text and f'href="{f.url}"' in rendered.html
         # the first report's day: a follow-up published the same day is listed under the first report
         (first,) = build_digest(store, "2021-01-12").headline.items
-        assert first.title == MIMECAST["title"] and [f.title for f in first.more_follow_ups] == [
+        assert first.title == MIMECAST["title"] and [f.title for f in first.same_incident] == [
             "Mimecast shares fall (low)"]
     from supplywatch.reports.message import story_count
 
