@@ -11,7 +11,8 @@ ties them to the incident.
 Flood guards (issue 10, failure shape 2): a party must be a name, not a common capitalised word ("Suffers",
 "Keys"): a title word counts only when the document's body writes it capitalised in mid-sentence and never in
 lower case; big platforms mentioned everywhere (Microsoft, Google ...) pull in a follow-up only when its title or
-lead also names a signing artefact. An analyst's answer (``supplywatch label DOC --yes/--no``) confirms an incident
+lead also names a signing artefact; a lead that names the party only as an example among others ("leaks at firms
+such as X, Y and Z") is another party's story. An analyst's answer (``supplywatch label DOC --yes/--no``) confirms an incident
 (its evidence becomes a prototype of the head) or rejects it (no more follow-ups join, its evidence becomes a
 near-miss prototype).
 
@@ -174,6 +175,16 @@ def candidate_names(doc: dict[str, Any], sentences: list[str], register: list[st
     return found + [t for t in ranked if t.casefold() not in {f.casefold() for f in found}]
 
 
+def named_as_an_example(text: str, party: str) -> bool:
+    """Whether every mention of ``party`` in ``text`` is one example in a list of others ("hacking incidents at
+    major companies such as Coupang and SK Telecom", "leaks at firms such as KT, Coupang and Lotte Card"): context,
+    not what the text is about."""
+    mentions = list(re.finditer(rf"(?<![\w-]){re.escape(party)}(?![\w-])", text or "", re.I))
+    return bool(mentions) and all(
+        re.search(r"\b(?:such as|including|like)\s+(?:[\w.&'’-]+,?\s+(?:and\s+|or\s+)?){0,6}$", text[:m.start()],
+                  re.I) for m in mentions)
+
+
 def names_party(text: str, party: str) -> bool:
     """Whether ``text`` names ``party`` as a word, capitalised as a name ("Opera", not the art form; "3CX" and
     "7Zip" by their first letter)."""
@@ -257,6 +268,8 @@ class IncidentBook:
                 continue
             if not (names_party(title, inc.party) or names_party(opening, inc.party)):
                 continue
+            if not names_party(title, inc.party) and named_as_an_example(opening, inc.party):
+                continue  # the lead lists the party among others hit before: another party's story
             # A big platform is named everywhere, and a vendor's own feed names the vendor in every advisory:
             # those follow only when they name the artefact too.
             own = names_party(str(doc.get("vendor") or ""), inc.party)

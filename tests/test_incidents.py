@@ -63,6 +63,23 @@ def test_a_follow_up_names_the_party_within_a_window_each_member_renews():
     assert [len(i.members) for i in book.incidents] == [3]
 
 
+def test_a_lead_that_lists_the_party_among_others_hit_is_another_partys_story():
+    book = IncidentBook(window_days=30)
+    assert headline_of(MIMECAST, book)[1]
+    # the party as one example among others: context for another company's news, not a follow-up
+    for i, (title, text) in enumerate([
+            ("Qorvath reports a breach of merchant records", "Qorvath reported a breach on Tuesday. It follows "
+             "recent leaks at firms such as Mimecast, Halvard and Brisco."),
+            ("Insurers see demand after major leaks", "Incidents at major companies such as Halvard and Mimecast "
+             "renewed scrutiny of breach insurance.")], 2):
+        assert not headline_of(follow(i, title, text), book)[1], title
+    # named in the lead as what the article is about, or in the title even beside an example list: a follow-up
+    assert headline_of(follow(4, "Retail giant's CEO quits", "The attack on Mimecast affected most customers."),
+                       book)[1]
+    assert headline_of(follow(5, "Mimecast faces fines", "Regulators cited firms such as Mimecast and Halvard."),
+                       book)[1]
+
+
 def test_a_party_whose_name_starts_with_digits_is_named_and_followed():
     book = IncidentBook(window_days=30)
     first = follow(1, "Desktop app maker hit in supply-chain attack",
