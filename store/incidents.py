@@ -8,8 +8,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import InputError
+from .vocabulary import FOLLOW_UP
 
 STATUSES = ("open", "confirmed", "rejected")
+# Put before the reason of a follow-up whose incident an analyst rejected: it no longer reads as a follow-up.
+REJECTED = "incident rejected by an analyst; was "
 
 
 class IncidentsMixin:
@@ -62,6 +65,14 @@ class IncidentsMixin:
             self.db["incident_members"].insert_all(
                 [{"incident_id": incident_id, "document_id": d} for d in dict.fromkeys(r.get("members") or [])],
                 ignore=True)
+            if row["status"] == "rejected":
+                # The follow-ups it lent the label lose it with it, as a relabel would decide (a rejected incident
+                # has no follow-ups); members flagged on their own evidence keep theirs.
+                self.db.execute(
+                    """update labels set flagged = 0, reason = ? || reason
+                       where flagged = 1 and reason like ? and document_id in
+                             (select document_id from incident_members where incident_id = ?)""",
+                    [REJECTED, FOLLOW_UP + "%", incident_id])
             ids.append(incident_id)
         return ids
 

@@ -139,6 +139,9 @@ def test_incidents_are_stored_and_an_analysts_no_stops_follow_ups_at_the_next_cl
     result = CliRunner().invoke(cli, ["--db", db, "label", "1", "--no", "--note", "not a theft"])
     assert result.exit_code == 0, result.output
     assert "rejected" in result.output
+    with Store.open(db) as store:  # the follow-up it lent the label loses it: digest and search stop showing it
+        assert build_digest(store, "2021-02-01").headline.items == []
+        assert [r["follow_up"] for r in store.search("Treasury")] == [None]
     store_with(db, docs([follow(3, "Mimecast attackers also accessed source code (low)", "More from the probe.",
                                 "2021-02-03")]))
     with Store.open(db) as store:
