@@ -13,8 +13,8 @@ Flood guards (issue 10, failure shape 2): a party must be a name, not a common c
 lower case; big platforms mentioned everywhere (Microsoft, Google ...) pull in a follow-up only when its title or
 lead also names a signing artefact; a lead that names the party only as an example among others ("leaks at firms
 such as X, Y and Z") is another party's story. An analyst's answer (``supplywatch label DOC --yes/--no``) confirms an incident
-(its evidence becomes a prototype of the head) or rejects it (no more follow-ups join, its evidence becomes a
-near-miss prototype).
+(its evidence becomes a prototype of the head) or rejects it (no more follow-ups join, those that had joined lose
+the label in the store, its evidence becomes a near-miss prototype).
 
 Pure Python over documents; the store keeps the records (``store.incidents``). One :class:`IncidentBook` serves
 ``classify`` (seeded from the store) and ``eval`` (empty, fed in publication order): the same decisions.
