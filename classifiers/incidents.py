@@ -266,10 +266,11 @@ class IncidentBook:
                 return inc
             if not self._recent(inc, day):
                 continue
-            if not (names_party(title, inc.party) or names_party(opening, inc.party)):
+            # The party in the title, or in the lead as what it is about: a lead that lists it only as one example
+            # among others hit before ("leaks at firms such as X, Y and Z") is another party's story.
+            if not (names_party(title, inc.party)
+                    or (names_party(opening, inc.party) and not named_as_an_example(opening, inc.party))):
                 continue
-            if not names_party(title, inc.party) and named_as_an_example(opening, inc.party):
-                continue  # the lead lists the party among others hit before: another party's story
             # A big platform is named everywhere, and a vendor's own feed names the vendor in every advisory:
             # those follow only when they name the artefact too.
             own = names_party(str(doc.get("vendor") or ""), inc.party)

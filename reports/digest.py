@@ -302,9 +302,8 @@ def _one_item_per_incident(section: Section) -> Section:
                 leads[key] = item
             items.append(item)
             continue
-        first = item.links[0] if item.links else Link(item.sources[0] if item.sources else "", "")
+        first = item.links[0]  # every story has one link a document, its best document's first
         lead.same_incident.append(OtherStory(item.title, first.source, first.url))
-        lead.same_incident.extend(item.same_incident)
     return Section(section.label, section.title, items, section.total - (len(section.items) - len(items)))
 
 
